@@ -1,0 +1,7 @@
+// The one place in Stratum that reads process.env (enforced by the lint config).
+import { parseEnv } from './load.js';
+import type { Env } from './schema.js';
+
+export function readProcessEnv(): Env {
+  return parseEnv(process.env);
+}

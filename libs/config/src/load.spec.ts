@@ -1,0 +1,45 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, parseEnv } from './load.js';
+
+describe('parseEnv', () => {
+  it('gives a working local configuration with no variables at all', () => {
+    const env = parseEnv({});
+    expect(env.DATABASE_URL).toBe('postgresql://postgres@127.0.0.1:5432/stratum');
+    expect(env.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(env.GATEWAY_PORT).toBe(3000);
+    expect(env.WORKER_POOLS).toEqual(['all']);
+    expect(env.ORT_EXECUTION_PROVIDERS).toEqual(['cpu']);
+  });
+
+  it('coerces and splits values', () => {
+    const env = parseEnv({ GATEWAY_PORT: '8080', WORKER_POOLS: 'ocr, tiny', ORT_EXECUTION_PROVIDERS: 'cuda,cpu', GATEWAY_SYSTEM_QUEUES: 'false' });
+    expect(env.GATEWAY_PORT).toBe(8080);
+    expect(env.WORKER_POOLS).toEqual(['ocr', 'tiny']);
+    expect(env.ORT_EXECUTION_PROVIDERS).toEqual(['cuda', 'cpu']);
+    expect(env.GATEWAY_SYSTEM_QUEUES).toBe(false);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parseEnv({ GATEWAY_PORT: '' }).GATEWAY_PORT).toBe(3000);
+  });
+
+  it('names every invalid variable at once', () => {
+    let error: unknown;
+    try {
+      parseEnv({ GATEWAY_PORT: 'eighty', REDIS_URL: 'http://nope', ORT_EXECUTION_PROVIDERS: 'quantum' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = (error as ConfigError).message;
+    expect(text).toContain('GATEWAY_PORT');
+    expect(text).toContain('REDIS_URL');
+    expect(text).toContain('ORT_EXECUTION_PROVIDERS');
+    expect((error as ConfigError).problems).toHaveLength(3);
+  });
+
+  it('refuses the development pepper in production', () => {
+    expect(() => parseEnv({ NODE_ENV: 'production' })).toThrow(/API_KEY_PEPPER/);
+    expect(parseEnv({ NODE_ENV: 'production', API_KEY_PEPPER: 'x'.repeat(40) }).NODE_ENV).toBe('production');
+  });
+});

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/** Variables that must be set to something other than their development default in production. */
+const DEV_PEPPER = 'stratum-dev-pepper-do-not-use-in-production-0000';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const csv = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+/**
+ * The whole environment Stratum reads, in one place. Each entry names its variable,
+ * its default and what it is for (the README's table is generated from the same facts).
+ */
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/stratum'),
+    DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').default('public'),
+    DATABASE_POOL_SIZE: positiveInt.default(10),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _ : -').default('stratum'),
+
+    GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
+    GATEWAY_PORT: port.default(3000),
+    PUBLIC_BASE_URL: z.url().optional(),
+    BODY_LIMIT_BYTES: positiveInt.default(8 * 1024 * 1024),
+    API_KEY_PEPPER: z.string().min(32, 'at least 32 characters').default(DEV_PEPPER),
+    API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    /** Run the light system queues in the gateway process. */
+    GATEWAY_SYSTEM_QUEUES: bool.default(true),
+
+    WORKER_HOST: z.string().min(1).default('127.0.0.1'),
+    WORKER_PORT: port.default(3001),
+    /** Model pools this worker consumes: "all" or a comma-separated list. */
+    WORKER_POOLS: csv.default(['all']),
+    WORKER_CONCURRENCY: positiveInt.max(256).default(4),
+    /** Execution providers in order of preference; cpu is always the last resort. */
+    ORT_EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'tensorrt', 'cpu']))).default(['cpu']),
+    ORT_INTRA_OP_THREADS: z.coerce.number().int().min(0).max(64).default(0),
+
+    AUTOSCALER_HOST: z.string().min(1).default('127.0.0.1'),
+    AUTOSCALER_PORT: port.default(3002),
+    AUTOSCALER_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+    AUTOSCALER_MIN_WORKERS: z.coerce.number().int().min(0).default(1),
+    AUTOSCALER_MAX_WORKERS: positiveInt.default(4),
+    /** Waiting jobs one worker is expected to absorb; more than that asks for another worker. */
+    AUTOSCALER_TARGET_BACKLOG_PER_WORKER: positiveInt.default(8),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && env.API_KEY_PEPPER === DEV_PEPPER) {
+      ctx.addIssue({ code: 'custom', path: ['API_KEY_PEPPER'], message: 'must be set to a secret of your own in production' });
+    }
+    if (env.AUTOSCALER_MIN_WORKERS > env.AUTOSCALER_MAX_WORKERS) {
+      ctx.addIssue({ code: 'custom', path: ['AUTOSCALER_MIN_WORKERS'], message: 'must not exceed AUTOSCALER_MAX_WORKERS' });
+    }
+  });
+
+export type Env = z.output<typeof envSchema>;
+export const ENV_VARIABLES = Object.keys(envSchema.shape) as readonly (keyof Env)[];

@@ -1,0 +1,89 @@
+/**
+ * RFC 9457 problem details. Every error Stratum answers with is a Problem with a
+ * stable machine `code`; the `type` URI is derived from the code.
+ */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  requestId?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export const PROBLEM_TYPE_BASE = 'https://docs.stratum.dev/errors/';
+
+/** The catalogue of stable codes: status and title for each. */
+export const PROBLEM_CODES = {
+  malformed_json: { status: 400, title: 'Malformed JSON body' },
+  bad_request: { status: 400, title: 'Bad request' },
+  invalid_header: { status: 400, title: 'Invalid header' },
+  unauthenticated: { status: 401, title: 'Missing or invalid API key' },
+  forbidden: { status: 403, title: 'Not allowed' },
+  not_found: { status: 404, title: 'Not found' },
+  route_not_found: { status: 404, title: 'No such route' },
+  feature_not_found: { status: 404, title: 'Unknown feature' },
+  prediction_not_found: { status: 404, title: 'Unknown prediction' },
+  model_not_found: { status: 404, title: 'Unknown model' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  payload_too_large: { status: 413, title: 'Request body too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  validation_failed: { status: 422, title: 'Input failed validation' },
+  invalid_input: { status: 422, title: 'Input could not be processed' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal_error: { status: 500, title: 'Internal error' },
+  queue_unavailable: { status: 503, title: 'Queue unavailable' },
+  model_unavailable: { status: 503, title: 'Model unavailable' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEM_CODES;
+
+export interface ProblemOptions {
+  /** Extra members (e.g. `errors` for validation failures). */
+  extensions?: Record<string, unknown>;
+  /** Extra response headers (e.g. Retry-After). */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** Throw this anywhere (services, guards, pipes): the filter renders it as problem+json. */
+export class ProblemError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly extensions: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    options: ProblemOptions = {},
+  ) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProblemError';
+    this.status = PROBLEM_CODES[code].status;
+    this.title = PROBLEM_CODES[code].title;
+    this.extensions = options.extensions ?? {};
+    this.headers = options.headers ?? {};
+  }
+
+  toBody(requestId?: string, instance?: string): ProblemBody {
+    return {
+      ...this.extensions,
+      type: PROBLEM_TYPE_BASE + this.code.replace(/_/g, '-'),
+      title: this.title,
+      status: this.status,
+      detail: this.detail,
+      code: this.code,
+      ...(instance === undefined ? {} : { instance }),
+      ...(requestId === undefined ? {} : { requestId }),
+    };
+  }
+}
+
+export function isProblemError(e: unknown): e is ProblemError {
+  return e instanceof ProblemError;
+}

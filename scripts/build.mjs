@@ -1,0 +1,58 @@
+// Build: generate the Prisma client when the schema changed, then transpile every
+// TypeScript source to dist/ with swc (type-checking is `npm run typecheck`).
+import { transformFile } from '@swc/core';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generatePrismaClient } from './prisma-generate.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const sources = ['apps', 'libs', 'scripts', 'bench', 'test/support'];
+const out = join(root, 'dist');
+
+async function* walk(dir) {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && !e.name.endsWith('.spec.ts')) yield p;
+  }
+}
+
+async function newer(src, dst) {
+  try {
+    const [a, b] = await Promise.all([stat(src), stat(dst)]);
+    return a.mtimeMs > b.mtimeMs;
+  } catch {
+    return true;
+  }
+}
+
+await generatePrismaClient();
+const swcrc = JSON.parse(await readFile(join(root, '.swcrc'), 'utf8'));
+delete swcrc.$schema;
+let built = 0;
+const jobs = [];
+for (const dir of sources) {
+  for await (const file of walk(join(root, dir))) {
+    const rel = relative(root, file);
+    const target = join(out, rel.replace(/\.ts$/, '.js'));
+    if (!(await newer(file, target))) continue;
+    jobs.push(
+      (async () => {
+        const res = await transformFile(file, { ...swcrc, swcrc: false, filename: file, sourceMaps: true, sourceFileName: relative(dirname(target), file) });
+        await mkdir(dirname(target), { recursive: true });
+        await writeFile(target, res.code + `\n//# sourceMappingURL=${target.split('/').pop()}.map\n`);
+        if (res.map) await writeFile(target + '.map', res.map);
+        built++;
+      })(),
+    );
+  }
+}
+await Promise.all(jobs);
+if (process.env.STRATUM_BUILD_QUIET !== '1') console.log(`build: ${built} file(s) transpiled to dist/`);
