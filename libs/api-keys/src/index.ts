@@ -1,1 +1,5 @@
 export { generateApiKey, parseApiKey, digestApiKey, digestsEqual, displayPrefixOf, randomBase62, KEY_RANDOM_LENGTH, type GeneratedKey, type KeyMode } from './key-format.js';
+export { TtlCache } from './ttl-cache.js';
+export { ApiKeyVerifier, bearerToken, unauthenticated, type AuthenticatedKey } from './api-key-verifier.js';
+export { ApiKeyGuard, CurrentKey } from './api-key.guard.js';
+export { ApiKeysModule } from './api-keys.module.js';

@@ -30,7 +30,7 @@ export const envSchema = z
     GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
     GATEWAY_PORT: port.default(3000),
     PUBLIC_BASE_URL: z.url().optional(),
-    BODY_LIMIT_BYTES: positiveInt.default(8 * 1024 * 1024),
+    BODY_LIMIT_BYTES: positiveInt.default(12 * 1024 * 1024),
     API_KEY_PEPPER: z.string().min(32, 'at least 32 characters').default(DEV_PEPPER),
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
     /** Run the light system queues in the gateway process. */

@@ -71,8 +71,7 @@ export class ProblemError extends Error {
   }
 
   toBody(requestId?: string, instance?: string): ProblemBody {
-    return {
-      ...this.extensions,
+    const body: ProblemBody = {
       type: PROBLEM_TYPE_BASE + this.code.replace(/_/g, '-'),
       title: this.title,
       status: this.status,
@@ -81,6 +80,9 @@ export class ProblemError extends Error {
       ...(instance === undefined ? {} : { instance }),
       ...(requestId === undefined ? {} : { requestId }),
     };
+    // Extensions follow the standard members and can never overwrite them.
+    for (const [k, v] of Object.entries(this.extensions)) if (!(k in body)) body[k] = v;
+    return body;
   }
 }
 

@@ -1,0 +1,8 @@
+import { createHttpApp, listen, runApp } from '#libs/http';
+import { AutoscalerModule } from './autoscaler.module.js';
+
+await runApp('autoscaler', async (env) => {
+  const app = await createHttpApp(AutoscalerModule, { bodyLimit: 64 * 1024, logLevel: env.LOG_LEVEL });
+  await listen(app, env.AUTOSCALER_HOST, env.AUTOSCALER_PORT, 'autoscaler');
+  return app;
+});

@@ -1,0 +1,11 @@
+import { AppConfig } from '#libs/config';
+import { createHttpApp, listen, runApp } from '#libs/http';
+import { GatewayModule } from './gateway.module.js';
+import { mountOpenApi } from './openapi.js';
+
+await runApp('gateway', async (env) => {
+  const app = await createHttpApp(GatewayModule, { bodyLimit: env.BODY_LIMIT_BYTES, logLevel: env.LOG_LEVEL });
+  mountOpenApi(app, app.get(AppConfig).publicBaseUrl);
+  await listen(app, env.GATEWAY_HOST, env.GATEWAY_PORT, 'gateway');
+  return app;
+});

@@ -1,0 +1,27 @@
+import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { toProblem } from './problem-mapping.js';
+
+/** Renders every error as RFC 9457 application/problem+json with the request id. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Problem');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const problem = toProblem(error);
+    if (problem.status >= 500) {
+      const cause = problem.code === 'internal_error' ? error : problem.cause;
+      const what = cause instanceof Error ? (cause.stack ?? cause.message) : typeof cause === 'string' ? cause : problem.detail;
+      this.logger.error(`${request.id} ${request.method} ${request.url}: ${what}`);
+    }
+    for (const [name, value] of Object.entries(problem.headers)) void reply.header(name, value);
+    void reply
+      .status(problem.status)
+      .header('content-type', 'application/problem+json; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(JSON.stringify(problem.toBody(request.id, request.url.split('?')[0])));
+  }
+}

@@ -1,0 +1,1 @@
+export { recordUsage, type UsageEventInput, type UsageLedgerTx } from './usage-event.js';

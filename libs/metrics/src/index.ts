@@ -1,0 +1,2 @@
+export { MetricsRegistry } from './metrics.js';
+export { MetricsModule } from './metrics.module.js';

@@ -1,0 +1,1 @@
+export { createRedis, redisKey, pingRedis, RedisModule, RedisClient } from './redis.js';

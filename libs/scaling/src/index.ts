@@ -1,0 +1,1 @@
+export { desiredWorkers, type PoolLoad, type ScalingPolicy } from './policy.js';
