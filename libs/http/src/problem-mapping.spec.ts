@@ -11,7 +11,7 @@ describe('toProblem', () => {
     expect(toProblem(p)).toBe(p);
   });
   it('maps Fastify body errors, bare or wrapped by Nest', () => {
-    expect(toProblem(fastifyError('FST_ERR_CTP_INVALID_JSON', 400)).code).toBe('malformed_json');
+    expect(toProblem(fastifyError('FST_ERR_CTP_INVALID_JSON_BODY', 400)).code).toBe('malformed_json');
     const wrapped = new HttpException('x', 400, { cause: fastifyError('FST_ERR_CTP_INVALID_JSON', 400) });
     expect(toProblem(wrapped).code).toBe('malformed_json');
     expect(toProblem(new HttpException('x', 413, { cause: fastifyError('FST_ERR_CTP_BODY_TOO_LARGE', 413) })).status).toBe(413);

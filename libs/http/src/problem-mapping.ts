@@ -13,6 +13,7 @@ interface HttpishError {
 
 const FASTIFY_CODES: Record<string, [ProblemCode, string]> = {
   FST_ERR_CTP_INVALID_JSON: ['malformed_json', 'The request body is not valid JSON.'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['malformed_json', 'The request body is not valid JSON.'],
   FST_ERR_CTP_EMPTY_JSON_BODY: ['malformed_json', 'The request body is empty but the content type is JSON.'],
   FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', 'The request body is larger than the limit.'],
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', 'Send the body as application/json.'],

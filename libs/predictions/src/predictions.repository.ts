@@ -9,6 +9,14 @@ export interface TenantScope {
   readonly orgId: string;
 }
 
+/**
+ * What an API key may see: its organization's predictions of its own mode. As in Stripe,
+ * test and live data are apart: a test key never sees a live prediction and vice versa.
+ */
+export interface KeyScope extends TenantScope {
+  readonly mode: KeyMode;
+}
+
 export interface NewPrediction {
   id: string;
   apiKeyId: string;
@@ -52,7 +60,17 @@ const json = (v: unknown): Prisma.InputJsonValue => v as Prisma.InputJsonValue;
 export class PredictionsRepository {
   constructor(private readonly db: PrismaService) {}
 
-  async create(scope: TenantScope, p: NewPrediction): Promise<PredictionRecord> {
+  /** Inserts a new prediction; 'duplicate' when its Idempotency-Key is already taken in the organization. */
+  async create(scope: TenantScope, p: NewPrediction): Promise<PredictionRecord | 'duplicate'> {
+    try {
+      return await this.insert(scope, p);
+    } catch (e) {
+      if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') return 'duplicate';
+      throw e;
+    }
+  }
+
+  private async insert(scope: TenantScope, p: NewPrediction): Promise<PredictionRecord> {
     return this.db.prediction.create({
       data: {
         id: p.id,
@@ -71,12 +89,12 @@ export class PredictionsRepository {
     });
   }
 
-  async find(scope: TenantScope, id: string): Promise<PredictionRecord | null> {
-    return this.db.prediction.findFirst({ where: { id, orgId: scope.orgId }, select: SELECT });
+  async find(scope: KeyScope, id: string): Promise<PredictionRecord | null> {
+    return this.db.prediction.findFirst({ where: { id, orgId: scope.orgId, mode: scope.mode }, select: SELECT });
   }
 
-  async findByIdempotencyKey(scope: TenantScope, idempotencyKey: string): Promise<PredictionRecord | null> {
-    return this.db.prediction.findFirst({ where: { orgId: scope.orgId, idempotencyKey }, select: SELECT });
+  async findByIdempotencyKey(scope: KeyScope, idempotencyKey: string): Promise<PredictionRecord | null> {
+    return this.db.prediction.findFirst({ where: { orgId: scope.orgId, mode: scope.mode, idempotencyKey }, select: SELECT });
   }
 
   /** The job's input (kept out of the default select: it can be megabytes). */
@@ -86,9 +104,9 @@ export class PredictionsRepository {
   }
 
   /** Newest first; `after` is the id of the last item of the previous page (ids are UUIDv7). */
-  async list(scope: TenantScope, page: { after?: string; limit: number }): Promise<PredictionRecord[]> {
+  async list(scope: KeyScope, page: { after?: string; limit: number }): Promise<PredictionRecord[]> {
     return this.db.prediction.findMany({
-      where: { orgId: scope.orgId, ...(page.after ? { id: { lt: page.after } } : {}) },
+      where: { orgId: scope.orgId, mode: scope.mode, ...(page.after ? { id: { lt: page.after } } : {}) },
       orderBy: { id: 'desc' },
       take: page.limit,
       select: SELECT,

@@ -29,7 +29,7 @@ export class PredictionsService {
   ) {}
 
   async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; idempotencyKey?: string }): Promise<CreateResult> {
-    const scope = { orgId: key.orgId };
+    const scope = { orgId: key.orgId, mode: key.mode };
     const feature = findFeature(body.feature, body.version);
     if (!feature) {
       throw new ProblemError('feature_not_found', `No feature "${body.feature}"${body.version ? ` at version ${body.version}` : ''}. GET /v1/features lists them.`);
@@ -50,7 +50,7 @@ export class PredictionsService {
     const id = uuidv7();
     const waiter = opts.waitSeconds !== null ? this.events.waitFor(id, opts.waitSeconds * 1000) : null;
     try {
-      await this.repo.create(scope, {
+      const created = await this.repo.create(scope, {
         id,
         apiKeyId: key.keyId,
         mode: key.mode,
@@ -61,6 +61,12 @@ export class PredictionsService {
         ...(body.webhook ? { webhook: body.webhook } : {}),
         ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
       });
+      if (created === 'duplicate') {
+        // A concurrent request with the same Idempotency-Key won the race (or the other mode holds it).
+        const earlier = opts.idempotencyKey ? await this.repo.findByIdempotencyKey(scope, opts.idempotencyKey) : null;
+        if (earlier) return { prediction: this.view(earlier), finished: isTerminal(earlier.status), replayed: true };
+        throw new ProblemError('conflict', 'This Idempotency-Key is already used by another request of this organization.');
+      }
       try {
         await this.queues.enqueue(pool, {
           predictionId: id,
@@ -95,7 +101,7 @@ export class PredictionsService {
 
   async list(key: AuthenticatedKey, page: { after?: string; limit: number }): Promise<{ data: PredictionView[]; has_more: boolean; next_cursor: string | null }> {
     if (page.after !== undefined && !UUID.test(page.after)) throw new ProblemError('bad_request', 'starting_after must be a prediction id.');
-    const rows = await this.repo.list({ orgId: key.orgId }, { ...page, limit: page.limit + 1 });
+    const rows = await this.repo.list({ orgId: key.orgId, mode: key.mode }, { ...page, limit: page.limit + 1 });
     const has_more = rows.length > page.limit;
     const data = rows.slice(0, page.limit).map((r) => this.view(r));
     return { data, has_more, next_cursor: has_more ? (data.at(-1)?.id ?? null) : null };
@@ -104,7 +110,7 @@ export class PredictionsService {
   async cancel(key: AuthenticatedKey, id: string): Promise<PredictionView> {
     const row = await this.mustFind(key, id);
     if (!isTerminal(row.status)) {
-      const scope = { orgId: key.orgId };
+      const scope = { orgId: key.orgId, mode: key.mode };
       const canceled = await this.repo.cancel(scope, id, new Date());
       if (canceled) {
         const feature = findFeature(row.feature, row.featureVersion);
@@ -117,7 +123,7 @@ export class PredictionsService {
   }
 
   private async mustFind(key: AuthenticatedKey, id: string): Promise<PredictionRecord> {
-    const row = UUID.test(id) ? await this.repo.find({ orgId: key.orgId }, id) : null;
+    const row = UUID.test(id) ? await this.repo.find({ orgId: key.orgId, mode: key.mode }, id) : null;
     if (!row) throw new ProblemError('prediction_not_found', `No prediction ${JSON.stringify(id.slice(0, 64))} in this organization.`);
     return row;
   }

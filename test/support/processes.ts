@@ -1,0 +1,83 @@
+// Starts Stratum's apps as real child processes from dist/ (built by `npm test`), the way
+// the start command does, and waits for their /readyz.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { inheritedEnv } from '#libs/config';
+import { repoRoot } from '#libs/db';
+
+export type AppName = 'gateway' | 'worker' | 'autoscaler';
+
+export interface RunningApp {
+  name: AppName;
+  url: string;
+  child: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code (or signal). */
+  stop(): Promise<number | string | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const PORT_VARIABLE: Record<AppName, string> = { gateway: 'GATEWAY_PORT', worker: 'WORKER_PORT', autoscaler: 'AUTOSCALER_PORT' };
+
+/** Polls `url` until it answers 200, the process exits, or the deadline passes. */
+async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before ready:\n${output()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      last = `${res.status} ${await res.text()}`;
+      if (res.status === 200) return;
+    } catch (e) {
+      last = String(e);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms (last: ${last}):\n${output()}`);
+}
+
+export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number } = {}): Promise<RunningApp> {
+  const port = env[PORT_VARIABLE[name]] ?? String(await freePort());
+  const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'apps', name, 'src', 'main.js')], {
+    env: { ...inheritedEnv(), NO_COLOR: '1', ...env, [PORT_VARIABLE[name]]: port },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const url = `http://127.0.0.1:${port}`;
+  const app: RunningApp = {
+    name,
+    url,
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+  if (opts.waitReady !== false) {
+    try {
+      await waitReady(`${url}/readyz`, child, () => out, opts.timeoutMs ?? 30_000);
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
+  }
+  return app;
+}
