@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '#libs/config';
-import { PrismaService } from '#libs/db';
+import { PrismaClient } from '#libs/db';
 import { ProblemError } from '#libs/errors';
 import { digestApiKey, parseApiKey, type KeyMode } from './key-format.js';
 import { TtlCache } from './ttl-cache.js';
@@ -43,7 +43,7 @@ export class ApiKeyVerifier {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly db: PrismaService,
+    private readonly db: PrismaClient,
   ) {}
 
   async verify(secret: string | null): Promise<AuthenticatedKey> {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Prisma, PrismaService } from '#libs/db';
+import { Prisma, PrismaClient } from '#libs/db';
 import { recordUsage, type UsageEventInput } from '#libs/metering';
 import type { KeyMode } from '#libs/queue';
 import type { PredictionMetrics, PredictionRecord } from './prediction-view.js';
@@ -58,7 +58,7 @@ const json = (v: unknown): Prisma.InputJsonValue => v as Prisma.InputJsonValue;
 
 @Injectable()
 export class PredictionsRepository {
-  constructor(private readonly db: PrismaService) {}
+  constructor(private readonly db: PrismaClient) {}
 
   /** Inserts a new prediction; 'duplicate' when its Idempotency-Key is already taken in the organization. */
   async create(scope: TenantScope, p: NewPrediction): Promise<PredictionRecord | 'duplicate'> {
