@@ -12,11 +12,10 @@ describe('parseEnv', () => {
   });
 
   it('coerces and splits values', () => {
-    const env = parseEnv({ GATEWAY_PORT: '8080', WORKER_POOLS: 'ocr, tiny', ORT_EXECUTION_PROVIDERS: 'cuda,cpu', GATEWAY_SYSTEM_QUEUES: 'false' });
+    const env = parseEnv({ GATEWAY_PORT: '8080', WORKER_POOLS: 'ocr, tiny', ORT_EXECUTION_PROVIDERS: 'cuda,cpu' });
     expect(env.GATEWAY_PORT).toBe(8080);
     expect(env.WORKER_POOLS).toEqual(['ocr', 'tiny']);
     expect(env.ORT_EXECUTION_PROVIDERS).toEqual(['cuda', 'cpu']);
-    expect(env.GATEWAY_SYSTEM_QUEUES).toBe(false);
   });
 
   it('treats empty strings as unset', () => {

@@ -3,9 +3,6 @@ import { z } from 'zod';
 /** Variables that must be set to something other than their development default in production. */
 const DEV_PEPPER = 'stratum-dev-pepper-do-not-use-in-production-0000';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const csv = z
@@ -33,8 +30,6 @@ export const envSchema = z
     BODY_LIMIT_BYTES: positiveInt.default(12 * 1024 * 1024),
     API_KEY_PEPPER: z.string().min(32, 'at least 32 characters').default(DEV_PEPPER),
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
-    /** Run the light system queues in the gateway process. */
-    GATEWAY_SYSTEM_QUEUES: bool.default(true),
 
     WORKER_HOST: z.string().min(1).default('127.0.0.1'),
     WORKER_PORT: port.default(3001),

@@ -1,0 +1,24 @@
+// The README stays true to the code: every configuration variable is documented, and the
+// two commands that matter (start, test) are at the top and exist as npm scripts.
+import { describe, expect, it } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ENV_VARIABLES } from '#libs/config';
+import { repoRoot } from '#libs/db';
+
+describe('README', () => {
+  it('documents every environment variable of the config schema', async () => {
+    const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
+    const missing = ENV_VARIABLES.filter((v) => !readme.includes(`\`${v}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('starts with the start and test commands, and both are npm scripts', async () => {
+    const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
+    const head = readme.slice(0, 1500);
+    expect(head).toContain('npm ci && npm start');
+    expect(head).toContain('npm test');
+    const pkg = JSON.parse(await readFile(join(repoRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    for (const script of ['start', 'test', 'lint', 'typecheck', 'bench', 'db:migrate', 'db:migration', 'db:seed']) expect(pkg.scripts).toHaveProperty(script);
+  });
+});
