@@ -17,7 +17,8 @@ export class AppConfig {
 export class ConfigModule {
   /** With no argument, reads and validates process.env (throws ConfigError at boot). */
   static forRoot(env?: Env): DynamicModule {
-    const config = new AppConfig(env ?? readProcessEnv());
-    return { module: ConfigModule, providers: [{ provide: AppConfig, useValue: config }], exports: [AppConfig] };
+    // Read when the app is created, not when the module file is imported, so that the
+    // app's runner reports a bad environment as a message instead of an import crash.
+    return { module: ConfigModule, providers: [{ provide: AppConfig, useFactory: () => new AppConfig(env ?? readProcessEnv()) }], exports: [AppConfig] };
   }
 }
