@@ -236,6 +236,34 @@ describe('errors are problem+json with a stable code', () => {
   });
 });
 
+describe('a database outage', () => {
+  it('answers 503 with Retry-After, not a 500 or a hang', async () => {
+    const deadDb = `postgresql://postgres@127.0.0.1:${await freePort()}/nothing`;
+    const lonely = await startApp('gateway', { DATABASE_URL: deadDb, REDIS_PREFIX: prefix, API_KEY_PEPPER: PEPPER, LOG_LEVEL: 'fatal' }, { waitReady: false });
+    try {
+      let health = 0;
+      for (let i = 0; i < 200 && health !== 200; i++) {
+        health = await fetch(`${lonely.url}/healthz`).then((r) => r.status, () => 0);
+        if (health !== 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      const ready = await fetch(`${lonely.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { checks: Record<string, string> }).checks.postgres).not.toBe('ok');
+      const res = await fetch(`${lonely.url}/v1/predictions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${testKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ feature: 'ocr-line', input: { image } }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(((await res.json()) as { code: string }).code).toBe('service_unavailable');
+    } finally {
+      await lonely.stop();
+    }
+  });
+});
+
 describe('features, health and metrics', () => {
   it('lists the features with their input schema and price', async () => {
     const r = await api('/v1/features');

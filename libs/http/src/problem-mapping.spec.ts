@@ -21,6 +21,15 @@ describe('toProblem', () => {
     expect(toProblem(new NotFoundException()).code).toBe('route_not_found');
     expect(toProblem(new BadRequestException('bad')).code).toBe('bad_request');
   });
+  it('answers 503 with Retry-After when the database or a socket is unreachable', () => {
+    for (const code of ['P1001', 'P2024', 'ECONNREFUSED']) {
+      const p = toProblem(Object.assign(new Error('cannot reach 10.0.0.5:5432'), { code }));
+      expect(p.code).toBe('service_unavailable');
+      expect(p.headers['retry-after']).toBe('5');
+      expect(p.detail).not.toContain('10.0.0.5');
+    }
+  });
+
   it('turns anything else into a 500 that leaks nothing', () => {
     const p = toProblem(new Error('password=hunter2 at db.internal'));
     expect(p.status).toBe(500);

@@ -21,6 +21,13 @@ const FASTIFY_CODES: Record<string, [ProblemCode, string]> = {
   FST_ERR_CTP_INVALID_TYPE: ['unsupported_media_type', 'The Content-Type header is invalid.'],
 };
 
+/**
+ * Error codes that mean "a dependency is down or saturated", whoever raised them: Prisma's
+ * connection errors (P1001 unreachable, P1002 timeout, P1017 closed, P2024 pool timeout)
+ * and Node's socket errors. They answer 503 with Retry-After instead of a 500.
+ */
+const UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
 const STATUS_CODES: Record<number, ProblemCode> = {
   400: 'bad_request',
   401: 'unauthenticated',
@@ -46,6 +53,9 @@ export function toProblem(error: unknown): ProblemError {
   for (const candidate of [e, e.cause as HttpishError | undefined]) {
     const known = candidate && typeof candidate.code === 'string' ? FASTIFY_CODES[candidate.code] : undefined;
     if (known) return new ProblemError(known[0], known[1]);
+  }
+  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) {
+    return new ProblemError('service_unavailable', 'A backing service is unreachable right now; retry shortly.', { headers: { 'retry-after': '5' }, cause: error });
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) return new ProblemError('payload_too_large', 'The request body is larger than the limit.');
   if (typeof e.getStatus === 'function') {
