@@ -20,6 +20,8 @@ export interface LoadOptions {
   executionProviders: ExecutionProvider[];
   /** Default intra-op threads (a model's `config.intraOpThreads` wins). */
   intraOpThreads: number;
+  /** Let onnxruntime's thread pools spin between runs (faster back-to-back runs, a busy core when idle). Default false. */
+  allowSpinning?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -171,6 +173,10 @@ export class OnnxModelHost implements ModelRunner {
             executionProviders: attempt,
             intraOpNumThreads: threads,
             graphOptimizationLevel: 'all',
+            // Spinning thread pools burn a core between runs; a worker's runs come with gaps
+            // (queue, database), so by default its threads sleep instead (measured: CPU per
+            // recognition run 44 ms -> 26 ms at the same throughput).
+            extra: { session: { intra_op: { allow_spinning: opts.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: opts.allowSpinning ? '1' : '0' } } },
           });
           status.provider = attempt[0] ?? 'cpu';
           break;
