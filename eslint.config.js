@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const FEATURE_ENGINE = ['#libs/features'];
 const BILLING = ['#libs/billing', '#libs/metering'];
 const noApps = { group: ['**/apps/**', '../../apps/*', '#apps/*'], message: 'libs never import apps' };
-const noDeepLibImports = { group: ['#libs/*/*', '**/libs/*/src/*'], message: 'import a lib only through its index: #libs/<name>' };
+const noDeepLibImports = { regex: '^(#libs/[^/]+/.+|.*/libs/[^/]+/src/.+)$', message: 'import a lib only through its index: #libs/<name>' };
 const layer = (forbidden, why) => forbidden.map((name) => ({ name, message: why }));
 
 export default tseslint.config(
