@@ -11,7 +11,7 @@ import { readProcessEnv } from '#libs/config';
 import { repoRoot, uuidv7 } from '#libs/db';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { freePort, startApp, type RunningApp } from '../support/processes.js';
+import { freePort, startApp, waitAlive, type RunningApp } from '../support/processes.js';
 
 const PEPPER = 'e2e-pepper-' + 'x'.repeat(32);
 const BODY_LIMIT = 2 * 1024 * 1024;
@@ -214,11 +214,7 @@ describe('errors are problem+json with a stable code', () => {
     const deadRedis = `redis://127.0.0.1:${await freePort()}`;
     const lonely = await startApp('gateway', { DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, REDIS_URL: deadRedis, REDIS_PREFIX: prefix, API_KEY_PEPPER: PEPPER, LOG_LEVEL: 'fatal' }, { waitReady: false });
     try {
-      let health = 0;
-      for (let i = 0; i < 200 && health !== 200; i++) {
-        health = await fetch(`${lonely.url}/healthz`).then((r) => r.status, () => 0);
-        if (health !== 200) await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitAlive(lonely);
       expect((await fetch(`${lonely.url}/readyz`)).status).toBe(503);
       const before = await db.prisma.prediction.count();
       const res = await fetch(`${lonely.url}/v1/predictions`, {
@@ -241,11 +237,7 @@ describe('a database outage', () => {
     const deadDb = `postgresql://postgres@127.0.0.1:${await freePort()}/nothing`;
     const lonely = await startApp('gateway', { DATABASE_URL: deadDb, REDIS_PREFIX: prefix, API_KEY_PEPPER: PEPPER, LOG_LEVEL: 'fatal' }, { waitReady: false });
     try {
-      let health = 0;
-      for (let i = 0; i < 200 && health !== 200; i++) {
-        health = await fetch(`${lonely.url}/healthz`).then((r) => r.status, () => 0);
-        if (health !== 200) await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitAlive(lonely);
       const ready = await fetch(`${lonely.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { checks: Record<string, string> }).checks.postgres).not.toBe('ok');

@@ -50,6 +50,18 @@ async function waitReady(url: string, child: ChildProcess, output: () => string,
   throw new Error(`${url} not ready after ${timeoutMs} ms (last: ${last}):\n${output()}`);
 }
 
+/** Waits until the app answers /healthz (alive), whether or not it is ready. */
+export async function waitAlive(app: RunningApp, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (app.child.exitCode !== null) throw new Error(`${app.name} exited:\n${app.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${app.name} not alive after ${timeoutMs} ms:\n${app.output()}`);
+}
+
 export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number } = {}): Promise<RunningApp> {
   const port = env[PORT_VARIABLE[name]] ?? String(await freePort());
   const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'apps', name, 'src', 'main.js')], {
