@@ -37,13 +37,16 @@ describe('autoscaler', () => {
     await queue.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: INFERENCE_JOB_NAME, data: { n: i } })));
     const app = await startApp('autoscaler', { REDIS_PREFIX: prefix, AUTOSCALER_INTERVAL_MS: '200', AUTOSCALER_TARGET_BACKLOG_PER_WORKER: '8', AUTOSCALER_MAX_WORKERS: '10', LOG_LEVEL: 'log' });
     try {
+      const wantsThree = /stratum_autoscaler_desired_workers\{[^}]*pool="ocr"[^}]*\} 3/;
       let metrics = '';
-      for (let i = 0; i < 100 && !/stratum_autoscaler_desired_workers\{[^}]*pool="ocr"[^}]*\} 3/.test(metrics); i++) {
+      // Poll the exported gauge until the scaler's loop has read the queue (bounded).
+      for (let i = 0; i < 100; i++) {
         metrics = await (await fetch(`${app.url}/metrics`)).text();
-        if (!metrics.includes('} 3')) await new Promise((r) => setTimeout(r, 100));
+        if (wantsThree.test(metrics)) break;
+        await new Promise((r) => setTimeout(r, 100));
       }
       // ceil(20 waiting / 8 per worker) = 3
-      expect(metrics).toMatch(/stratum_autoscaler_desired_workers\{[^}]*pool="ocr"[^}]*\} 3/);
+      expect(metrics).toMatch(wantsThree);
       expect(metrics).toMatch(/stratum_queue_jobs\{[^}]*pool="ocr"[^}]*state="waiting"[^}]*\} 20/);
       expect(app.output()).toContain('pool ocr: backlog 20, active 0 → wants 3 worker(s)');
     } finally {
