@@ -33,11 +33,11 @@ export async function freePort(): Promise<number> {
 const PORT_VARIABLE: Record<AppName, string> = { gateway: 'GATEWAY_PORT', worker: 'WORKER_PORT', autoscaler: 'AUTOSCALER_PORT' };
 
 /** Polls `url` until it answers 200, the process exits, or the deadline passes. */
-async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+async function waitFor200(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before ready:\n${output()}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before ${url} answered 200:\n${output()}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
       last = `${res.status} ${await res.text()}`;
@@ -45,21 +45,14 @@ async function waitReady(url: string, child: ChildProcess, output: () => string,
     } catch (e) {
       last = String(e);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`${url} not ready after ${timeoutMs} ms (last: ${last}):\n${output()}`);
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last}):\n${output()}`);
 }
 
 /** Waits until the app answers /healthz (alive), whether or not it is ready. */
 export async function waitAlive(app: RunningApp, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const status = await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.status, () => 0);
-    if (status === 200) return;
-    if (app.child.exitCode !== null) throw new Error(`${app.name} exited:\n${app.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${app.name} not alive after ${timeoutMs} ms:\n${app.output()}`);
+  await waitFor200(`${app.url}/healthz`, app.child, () => app.output(), timeoutMs);
 }
 
 export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number } = {}): Promise<RunningApp> {
@@ -85,7 +78,7 @@ export async function startApp(name: AppName, env: Record<string, string>, opts:
   };
   if (opts.waitReady !== false) {
     try {
-      await waitReady(`${url}/readyz`, child, () => out, opts.timeoutMs ?? 30_000);
+      await waitFor200(`${url}/readyz`, child, () => out, opts.timeoutMs ?? 30_000);
     } catch (e) {
       child.kill('SIGKILL');
       throw e;

@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { isProblemError } from '#libs/errors';
 import { findFeature, runPipeline } from '#libs/features';
 import type { ModelRunner } from '#libs/models';
-import type { PredictionEvents, PredictionsRepository } from '#libs/predictions';
+import type { PredictionEvents, PredictionMetrics, PredictionsRepository } from '#libs/predictions';
 import type { InferenceJobData } from '#libs/queue';
 
 export interface JobContext {
@@ -44,16 +44,21 @@ export async function processInferenceJob(job: JobContext, deps: JobDeps): Promi
     throw new UnrecoverableError('unknown feature');
   }
   const t0 = performance.now();
+  const timings = (end: Date): PredictionMetrics => ({
+    queue_time_ms: queueTimeMs,
+    predict_time_ms: round(performance.now() - t0),
+    total_time_ms: Math.max(0, end.getTime() - data.enqueuedAt),
+    batch_size: 1,
+  });
   try {
     const result = await runPipeline(feature, data.input, deps.runner);
-    const predictMs = performance.now() - t0;
     const completedAt = now();
     await deps.repo.succeed(
       scope,
       data.predictionId,
       {
         output: result.output,
-        metrics: { queue_time_ms: queueTimeMs, predict_time_ms: round(predictMs), total_time_ms: Math.max(0, completedAt.getTime() - data.enqueuedAt), batch_size: 1 },
+        metrics: timings(completedAt),
         models: result.models.map((m) => ({ name: m.name, version: m.version })),
         usage: { apiKeyId: data.apiKeyId, feature: feature.name, units: result.units, unitType: result.unitType, mode: data.mode },
       },
@@ -62,8 +67,7 @@ export async function processInferenceJob(job: JobContext, deps: JobDeps): Promi
     await finish();
     return 'succeeded';
   } catch (e) {
-    const predictMs = round(performance.now() - t0);
-    const metrics = { queue_time_ms: queueTimeMs, predict_time_ms: predictMs, total_time_ms: Math.max(0, now().getTime() - data.enqueuedAt), batch_size: 1 };
+    const metrics = timings(now());
     if (isProblemError(e) && e.status < 500) {
       await deps.repo.fail(scope, data.predictionId, { code: e.code, message: e.detail }, metrics, now());
       await finish();

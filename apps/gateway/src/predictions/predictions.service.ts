@@ -11,6 +11,13 @@ import type { CreatePredictionBody } from './create-prediction.body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** The one pool that serves every model of a feature; undefined when there is none (or several). */
+function poolOf(models: readonly { name: string; version: string }[]): string | undefined {
+  const pools = new Set(models.map((m) => findShippedModel(m.name, m.version)?.pool));
+  const [pool] = pools;
+  return pools.size === 1 ? pool : undefined;
+}
+
 export interface CreateResult {
   prediction: PredictionView;
   /** true when the prediction reached a final state within the wait. */
@@ -36,15 +43,9 @@ export class PredictionsService {
     }
     validateFeatureInput(feature, body.input);
     const models = featureModels(feature);
-    const pools = new Set(models.map((m) => findShippedModel(m.name, m.version)?.pool));
-    const pool = [...pools][0];
-    if (pools.size !== 1 || pool === undefined) {
+    const pool = poolOf(models);
+    if (pool === undefined) {
       throw new ProblemError('model_unavailable', `Feature "${feature.name}" has no model pool to run on.`, { headers: { 'retry-after': '30' } });
-    }
-
-    if (opts.idempotencyKey) {
-      const earlier = await this.repo.findByIdempotencyKey(scope, opts.idempotencyKey);
-      if (earlier) return { prediction: this.view(earlier), finished: isTerminal(earlier.status), replayed: true };
     }
 
     const id = uuidv7();
@@ -62,7 +63,8 @@ export class PredictionsService {
         ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
       });
       if (created === 'duplicate') {
-        // A concurrent request with the same Idempotency-Key won the race (or the other mode holds it).
+        // The Idempotency-Key was used before (or concurrently): replay that prediction.
+        // Held by the other mode, it is a conflict (modes never see each other's data).
         const earlier = opts.idempotencyKey ? await this.repo.findByIdempotencyKey(scope, opts.idempotencyKey) : null;
         if (earlier) return { prediction: this.view(earlier), finished: isTerminal(earlier.status), replayed: true };
         throw new ProblemError('conflict', 'This Idempotency-Key is already used by another request of this organization.');
@@ -86,10 +88,11 @@ export class PredictionsService {
         await this.repo.remove(scope, id);
         throw e;
       }
-      const finished = waiter ? await waiter.done : false;
+      if (!waiter) return { prediction: this.view(created), finished: false, replayed: false };
+      await waiter.done;
       const row = await this.repo.find(scope, id);
       if (!row) throw new Error(`prediction ${id} vanished`);
-      return { prediction: this.view(row), finished: finished || isTerminal(row.status), replayed: false };
+      return { prediction: this.view(row), finished: isTerminal(row.status), replayed: false };
     } finally {
       waiter?.cancel();
     }
@@ -114,7 +117,7 @@ export class PredictionsService {
       const canceled = await this.repo.cancel(scope, id, new Date());
       if (canceled) {
         const feature = findFeature(row.feature, row.featureVersion);
-        const pool = feature ? featureModels(feature).map((m) => findShippedModel(m.name, m.version)?.pool)[0] : undefined;
+        const pool = feature ? poolOf(featureModels(feature)) : undefined;
         if (pool) await this.queues.removeIfWaiting(pool, id).catch(() => false);
         await this.events.publishFinished(id).catch(() => undefined);
       }
