@@ -30,6 +30,14 @@ export const envSchema = z
     BODY_LIMIT_BYTES: positiveInt.default(12 * 1024 * 1024),
     API_KEY_PEPPER: z.string().min(32, 'at least 32 characters').default(DEV_PEPPER),
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    /** Shared Redis cache of verified keys, under the in-process one. */
+    API_KEY_REDIS_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(300_000),
+    /** How often the gateway writes the batched "last used" times of keys. */
+    API_KEY_LAST_USED_FLUSH_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+    /** Dashboard session lifetime (sliding). */
+    SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(7 * 24 * 3600),
+    /** Failed logins / key verifications per IP per minute before 429. */
+    AUTH_THROTTLE_PER_MINUTE: positiveInt.default(20),
 
     WORKER_HOST: z.string().min(1).default('127.0.0.1'),
     WORKER_PORT: port.default(3001),
@@ -39,6 +47,10 @@ export const envSchema = z
     /** Execution providers in order of preference; cpu is always the last resort. */
     ORT_EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'tensorrt', 'cpu']))).default(['cpu']),
     ORT_INTRA_OP_THREADS: z.coerce.number().int().min(0).max(64).default(0),
+    /** Directory of platform models (<name>/<version>/model.onnx + config); empty = the shipped models only. */
+    MODEL_REPOSITORY: z.string().default(''),
+    /** Where tenants' uploaded models are stored (a path every worker can read: a shared volume in production). */
+    MODEL_STORAGE_DIR: z.string().default('.stratum/models'),
 
     AUTOSCALER_HOST: z.string().min(1).default('127.0.0.1'),
     AUTOSCALER_PORT: port.default(3002),
