@@ -43,7 +43,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['libs/models/**/*.ts'],
+    files: ['libs/models/**/*.ts', 'libs/batching/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: layer([...FEATURE_ENGINE, ...BILLING], 'Model Service never imports the Feature Engine or billing'), patterns: [noApps, noDeepLibImports] }],
     },
