@@ -39,6 +39,7 @@ export const PROBLEM_CODES = {
   validation_failed: { status: 422, title: 'Input failed validation' },
   invalid_input: { status: 422, title: 'Input could not be processed' },
   invalid_tensor: { status: 422, title: 'Tensor does not match the model' },
+  model_invalid: { status: 422, title: 'Model refused' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   queue_unavailable: { status: 503, title: 'Queue unavailable' },
