@@ -26,8 +26,12 @@ function recordingRunner() {
 }
 
 describe('DynamicBatcher', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('runs a full batch at once without waiting for the delay', async () => {
     const r = recordingRunner();

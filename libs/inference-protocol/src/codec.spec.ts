@@ -14,7 +14,12 @@ const signature: ModelSignature = {
   ],
 };
 const limits = { maxElements: 64 };
-const good = () => ({
+interface Body {
+  id: string;
+  inputs: { name: string; datatype: string; shape: number[]; data: unknown }[];
+  outputs: { name: string }[];
+}
+const good = (): Body => ({
   id: 'req-1',
   inputs: [
     { name: 'x', datatype: 'FP32', shape: [2, 4], data: [[1, 2, 3, 4], [5, 6, 7, 8]] },
