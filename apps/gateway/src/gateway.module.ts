@@ -1,21 +1,30 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { ApiKeysModule } from '#libs/api-keys';
+import { ApiKeyManagementModule, ApiKeysModule } from '#libs/api-keys';
+import { AuditModule } from '#libs/audit';
 import { ConfigModule } from '#libs/config';
 import { DbModule, PrismaService } from '#libs/db';
 import { HealthModule, Readiness } from '#libs/http';
+import { IdentityModule } from '#libs/identity';
 import { MetricsModule, MetricsRegistry } from '#libs/metrics';
 import { poolsOf, SHIPPED_MODELS } from '#libs/models';
 import { PredictionsModule } from '#libs/predictions';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#libs/queue';
 import { pingRedis, RedisClient, RedisModule } from '#libs/redis';
+import { TenancyModule } from '#libs/tenancy';
+import { ApiKeysController } from './api-keys/api-keys.controller.js';
+import { AuditLogController } from './audit/audit-log.controller.js';
+import { AuthController } from './auth/auth.controller.js';
+import { AuthService } from './auth/auth.service.js';
 import { FeaturesController } from './features/features.controller.js';
+import { OrgController, OrgsController } from './orgs/orgs.controller.js';
+import { OrgsService } from './orgs/orgs.service.js';
 import { PredictionsController } from './predictions/predictions.controller.js';
 import { PredictionsService } from './predictions/predictions.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, QueueModule, ApiKeysModule, PredictionsModule],
-  controllers: [PredictionsController, FeaturesController],
-  providers: [PredictionsService],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, QueueModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController],
+  providers: [PredictionsService, AuthService, OrgsService],
 })
 export class GatewayModule implements OnModuleInit {
   constructor(

@@ -2,7 +2,9 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { PROBLEM_CODES } from '#libs/errors';
 import { listFeatures } from '#libs/features';
+import { SESSION_COOKIE } from '#libs/identity';
 import { WEBHOOK_EVENTS } from './predictions/create-prediction.body.js';
+import { documentManagement, MANAGEMENT_SCHEMAS } from './openapi-management.js';
 
 /** The OpenAPI document: routes from the controllers, request bodies from the feature catalogue. */
 export function buildOpenApi(app: NestFastifyApplication, baseUrl: string): OpenAPIObject {
@@ -12,6 +14,8 @@ export function buildOpenApi(app: NestFastifyApplication, baseUrl: string): Open
     .setVersion('1')
     .addServer(baseUrl)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: sk_live_… or sk_test_…' })
+    .addCookieAuth(SESSION_COOKIE, { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Dashboard session (POST /v1/auth/login)' }, SESSION_COOKIE)
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: "The session's CSRF token (GET /v1/me → csrf_token); required with the cookie on every state-changing request" }, 'csrf')
     .build();
   const doc = SwaggerModule.createDocument(app, config);
   const schemas = (doc.components ??= {}).schemas ?? (doc.components.schemas = {});
@@ -47,6 +51,8 @@ export function buildOpenApi(app: NestFastifyApplication, baseUrl: string): Open
       errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
     },
   };
+  Object.assign(schemas, MANAGEMENT_SCHEMAS);
+  documentManagement(doc);
   return doc;
 }
 

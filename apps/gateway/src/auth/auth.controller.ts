@@ -1,0 +1,74 @@
+import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiCookieAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { SessionStore, type SessionUser } from '#libs/identity';
+import { CurrentUser, SessionGuard, type TenancyRequest } from '#libs/tenancy';
+import { AuthService, type MeView } from './auth.service.js';
+import { acceptInvitationBody, loginBody, parseBody, signupBody } from './parse-body.js';
+
+@ApiTags('accounts')
+@Controller('v1')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly sessions: SessionStore,
+  ) {}
+
+  @Post('auth/signup')
+  @ApiOperation({
+    summary: 'Sign up',
+    description: 'Creates the user and an organization (free plan) owned by them, and starts a session (cookie `stratum_session`). An email that already has an account is a log-in with that password.',
+  })
+  @ApiBody({ schema: { type: 'object', required: ['email', 'password'], additionalProperties: false, properties: { email: { type: 'string' }, password: { type: 'string', minLength: 10, maxLength: 256 }, name: { type: 'string' }, organization_name: { type: 'string' } } } })
+  @ApiResponse({ status: 201, description: 'Signed up (or logged in); body as GET /v1/me' })
+  async signup(@Body() body: unknown, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<MeView> {
+    const { session, me } = await this.auth.signup(parseBody(signupBody, body), request.ip);
+    void reply.header('set-cookie', session.cookie).header('cache-control', 'no-store').status(201);
+    return me;
+  }
+
+  @Post('auth/login')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Log in', description: 'Starts a session. Unknown email and wrong password give the same 401 invalid_credentials; failures are throttled per IP and per account (429 with Retry-After).' })
+  @ApiBody({ schema: { type: 'object', required: ['email', 'password'], additionalProperties: false, properties: { email: { type: 'string' }, password: { type: 'string' } } } })
+  async login(@Body() body: unknown, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<MeView> {
+    const { session, me } = await this.auth.login(parseBody(loginBody, body), request.ip);
+    void reply.header('set-cookie', session.cookie).header('cache-control', 'no-store');
+    return me;
+  }
+
+  @Post('auth/logout')
+  @HttpCode(204)
+  @UseGuards(SessionGuard)
+  @ApiCookieAuth('stratum_session')
+  @ApiOperation({ summary: 'Log out', description: 'Deletes the session (needs X-CSRF-Token).' })
+  async logout(@CurrentUser() user: SessionUser, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    await this.auth.logout(user);
+    void reply.header('set-cookie', this.sessions.clearCookie());
+  }
+
+  @Get('me')
+  @UseGuards(SessionGuard)
+  @ApiCookieAuth('stratum_session')
+  @ApiOperation({ summary: 'The logged-in user', description: "The user, their organizations with their role in each, and the session's CSRF token (send it as X-CSRF-Token on every state-changing request that uses the cookie)." })
+  async me(@CurrentUser() user: SessionUser, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<MeView> {
+    void reply.header('cache-control', 'no-store');
+    return this.auth.me(user, request.csrfToken ?? '');
+  }
+
+  @Post('invitations/accept')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Accept an invitation',
+    description: 'With a session: the logged-in user (whose email must be the invited one) joins. Without: creates the account with `password` (or proves an existing one) and starts a session. Unknown, expired, used or revoked tokens: 404 invitation_invalid.',
+  })
+  @ApiBody({ schema: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } } } })
+  async accept(@Body() body: unknown, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const parsed = parseBody(acceptInvitationBody, body);
+    const session = await this.sessions.authenticate(request);
+    const user = session ? { userId: session.userId, email: session.email, sessionId: session.sessionId } : null;
+    const result = await this.auth.acceptInvitation(parsed, user, request.ip);
+    if (result.session) void reply.header('set-cookie', result.session.cookie).header('cache-control', 'no-store');
+    return { object: 'invitation_acceptance', org_id: result.orgId, ...(result.me ? { user: result.me } : {}) };
+  }
+}

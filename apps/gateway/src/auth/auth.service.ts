@@ -1,0 +1,212 @@
+import { Injectable } from '@nestjs/common';
+import { writeAudit } from '#libs/audit';
+import { AppConfig } from '#libs/config';
+import { Prisma, PrismaClient, type User } from '#libs/db';
+import { ProblemError } from '#libs/errors';
+import { hashPassword, SessionStore, UsersRepository, verifyPassword, type SessionUser, type StartedSession } from '#libs/identity';
+import { RedisClient } from '#libs/redis';
+import { digestInvitationToken, InvitationsRepository, isInvitationToken, MembershipsRepository } from '#libs/tenancy';
+import { FailureThrottle } from '#libs/throttle';
+import { OrgsService } from '../orgs/orgs.service.js';
+
+export function invalidCredentials(): ProblemError {
+  // One answer for an unknown email, a wrong password and a user without a password.
+  return new ProblemError('invalid_credentials', 'The email or the password is not right.');
+}
+
+export function invitationInvalid(): ProblemError {
+  // One answer for unknown, expired, used, revoked and someone else's invitations.
+  return new ProblemError('invitation_invalid', 'This invitation is not valid (unknown, expired, already used or revoked).');
+}
+
+export interface MeView {
+  object: 'user';
+  id: string;
+  email: string;
+  name: string | null;
+  created_at: string;
+  memberships: { org_id: string; slug: string; name: string; role: string }[];
+  csrf_token: string;
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';
+}
+
+/** Sign-up, log-in, sessions and accepting invitations. */
+@Injectable()
+export class AuthService {
+  private readonly byIp: FailureThrottle;
+  private readonly byAccount: FailureThrottle;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly prisma: PrismaClient,
+    private readonly users: UsersRepository,
+    private readonly sessions: SessionStore,
+    private readonly memberships: MembershipsRepository,
+    private readonly invitations: InvitationsRepository,
+    private readonly orgs: OrgsService,
+    redis: RedisClient,
+  ) {
+    const limit = config.env.AUTH_THROTTLE_PER_MINUTE;
+    this.byIp = new FailureThrottle(redis, { name: 'login-ip', limit, windowSeconds: 60 });
+    this.byAccount = new FailureThrottle(redis, { name: 'login-account', limit, windowSeconds: 60 });
+  }
+
+  /**
+   * Checks a password with the throttles around it: 429 past AUTH_THROTTLE_PER_MINUTE
+   * failures per IP or per email; unknown email and wrong password fail identically
+   * (same body, same argon2 work). Returns the user on success.
+   */
+  private async checkPassword(email: string, password: string, ip: string): Promise<User> {
+    await this.byIp.check(ip);
+    await this.byAccount.check(email);
+    const user = await this.users.findByEmail(email);
+    const ok = await verifyPassword(user?.passwordHash, password);
+    if (!user || !ok) {
+      await this.byIp.fail(ip);
+      await this.byAccount.fail(email);
+      throw invalidCredentials();
+    }
+    await this.byAccount.reset(email);
+    return user;
+  }
+
+  async login(body: { email: string; password: string }, ip: string): Promise<{ session: StartedSession; me: MeView }> {
+    const user = await this.checkPassword(body.email, body.password, ip);
+    return this.startSession(user);
+  }
+
+  /**
+   * Signs up: creates the user and their first organization (owner, "free" plan) and starts
+   * a session. An email that already has an account is treated as a log-in with the given
+   * password (same response when it matches; invalid_credentials when it does not), so the
+   * route never answers "this email exists" (see docs/DECISIONS.md).
+   */
+  async signup(
+    body: { email: string; password: string; name?: string | undefined; organization_name?: string | undefined },
+    ip: string,
+  ): Promise<{ session: StartedSession; me: MeView; created: boolean }> {
+    await this.byIp.check(ip);
+    if (await this.users.findByEmail(body.email)) {
+      const r = await this.login(body, ip);
+      return { ...r, created: false };
+    }
+    const passwordHash = await hashPassword(body.password);
+    const display = body.name ?? body.email.split('@')[0] ?? 'My';
+    const orgName = body.organization_name ?? `${display}'s organization`.slice(0, 100);
+    let user: User;
+    try {
+      user = await this.prisma.$transaction(async (tx) => {
+        const created = await this.users.create({ email: body.email, name: body.name ?? null, passwordHash }, tx);
+        await this.orgs.createInTx(tx, { userId: created.id, ip }, { name: orgName });
+        return created;
+      });
+    } catch (e) {
+      // The same email signed up concurrently: answer as for an existing account.
+      if (isUniqueViolation(e)) {
+        const r = await this.login(body, ip);
+        return { ...r, created: false };
+      }
+      throw e;
+    }
+    return { ...(await this.startSession(user)), created: true };
+  }
+
+  async logout(user: SessionUser): Promise<void> {
+    await this.sessions.destroy(user.sessionId);
+  }
+
+  async me(user: SessionUser, csrfToken: string): Promise<MeView> {
+    const row = await this.users.findById(user.userId);
+    if (!row) {
+      // The user was deleted while the session lived on.
+      await this.sessions.destroy(user.sessionId);
+      throw new ProblemError('unauthenticated', 'Log in again.');
+    }
+    return this.meView(row, csrfToken);
+  }
+
+  private async startSession(user: User): Promise<{ session: StartedSession; me: MeView }> {
+    const session = await this.sessions.start({ userId: user.id, email: user.email });
+    return { session, me: await this.meView(user, session.csrfToken) };
+  }
+
+  private async meView(user: User, csrfToken: string): Promise<MeView> {
+    const memberships = await this.memberships.forUser(user.id);
+    return {
+      object: 'user',
+      id: user.id,
+      email: user.email,
+      name: user.name,
+      created_at: user.createdAt.toISOString(),
+      memberships: memberships.map((m) => ({ org_id: m.org.id, slug: m.org.slug, name: m.org.name, role: m.role })),
+      csrf_token: csrfToken,
+    };
+  }
+
+  /**
+   * Accepts an invitation. With a session, the session's user joins (the invitation's email
+   * must be theirs). Without, a new user is created with the invitation's email and the given
+   * password (or, when that email already has an account, the password must be its own) and
+   * a session starts. The invitation is consumed in the same transaction as the membership.
+   */
+  async acceptInvitation(
+    body: { token: string; password?: string | undefined; name?: string | undefined },
+    sessionUser: SessionUser | null,
+    ip: string,
+  ): Promise<{ me: MeView | null; session: StartedSession | null; orgId: string }> {
+    await this.byIp.check(ip);
+    if (!isInvitationToken(body.token)) {
+      await this.byIp.fail(ip);
+      throw invitationInvalid();
+    }
+    const now = new Date();
+    const invitation = await this.invitations.findUsableByDigest(digestInvitationToken(body.token, this.config.env.API_KEY_PEPPER), now);
+    if (!invitation) {
+      await this.byIp.fail(ip);
+      throw invitationInvalid();
+    }
+    if (sessionUser && sessionUser.email !== invitation.email) throw invitationInvalid();
+
+    let user: User | null = sessionUser ? await this.users.findById(sessionUser.userId) : await this.users.findByEmail(invitation.email);
+    if (!sessionUser && user) {
+      // The invitee already has an account: they prove it with its password.
+      if (body.password === undefined) throw new ProblemError('validation_failed', 'password is required.', { extensions: { errors: [{ path: '/password', message: 'required' }] } });
+      user = await this.checkPassword(invitation.email, body.password, ip);
+    }
+    if (!sessionUser && !user && body.password === undefined) {
+      throw new ProblemError('validation_failed', 'Choose a password for the new account.', { extensions: { errors: [{ path: '/password', message: 'required' }] } });
+    }
+    if (sessionUser && !user) throw invitationInvalid();
+    const passwordHash = user ? null : await hashPassword(body.password!);
+    const scope = { orgId: invitation.orgId };
+
+    try {
+      user = await this.prisma.$transaction(async (tx) => {
+        if (!(await this.invitations.markAccepted(scope, invitation.id, now, tx))) throw invitationInvalid();
+        const joiner = user ?? (await this.users.create({ email: invitation.email, name: body.name ?? null, passwordHash }, tx));
+        if (await this.memberships.findByUser(scope, joiner.id, tx)) throw new ProblemError('conflict', 'You are already a member of this organization.');
+        const membership = await this.memberships.create(scope, { userId: joiner.id, role: invitation.role }, tx);
+        await writeAudit(tx, {
+          orgId: invitation.orgId,
+          actorType: 'user',
+          actorId: joiner.id,
+          action: 'invitation.accept',
+          targetType: 'invitation',
+          targetId: invitation.id,
+          ip,
+          changes: { after: { memberId: membership.id, email: invitation.email, role: invitation.role } },
+        });
+        return joiner;
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw invitationInvalid();
+      throw e;
+    }
+    if (sessionUser) return { me: null, session: null, orgId: invitation.orgId };
+    const started = await this.startSession(user);
+    return { ...started, orgId: invitation.orgId };
+  }
+}
