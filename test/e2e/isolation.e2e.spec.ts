@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { uuidv7 } from '#libs/db';
+import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#libs/models';
 import { addMember, signup, startManagementEnv, type Caller, type Env, type Reply } from '../support/management.js';
 
 interface Tenant {
@@ -18,6 +19,9 @@ interface Tenant {
   memberId: string;
   invitationId: string;
 }
+
+/** A model only B uploaded. */
+const B_MODEL = `b-only-${randomBytes(3).toString('hex')}`;
 
 let env: Env;
 let A: Tenant;
@@ -48,6 +52,8 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/orgs/:org/api-keys/:key/revoke' },
   { method: 'POST', path: '/v1/orgs/:org/api-keys/:key/roll', body: { grace_period_seconds: 0 } },
   { method: 'GET', path: '/v1/orgs/:org/audit-log' },
+  { method: 'GET', path: '/v1/orgs/:org/models' },
+  { method: 'POST', path: '/v1/orgs/:org/models/intruder/versions/1', body: buildTinyClassifier(TINY_CLASSIFIER_SPEC) },
 ];
 
 function fill(path: string, org: string, ids: { member: string; invitation: string; key: string }): string {
@@ -102,6 +108,7 @@ async function snapshotOfB() {
     invitations: await p.invitation.findMany({ where: { orgId: B.orgId }, orderBy: { id: 'asc' }, select: { id: true, revokedAt: true } }),
     predictions: await p.prediction.findMany({ where: { orgId: B.orgId }, select: { id: true, status: true } }),
     audit: await p.auditLog.count({ where: { orgId: B.orgId } }),
+    models: await p.model.findMany({ where: { namespace: B.orgId }, select: { id: true, name: true, versions: { select: { version: true, sha256: true } } } }),
   };
 }
 
@@ -111,6 +118,8 @@ beforeAll(async () => {
   env = await startManagementEnv('isolation');
   A = await tenant('Org A');
   B = await tenant('Org B');
+  const upload = await env.call('POST', `/v1/orgs/${B.orgId}/models/${B_MODEL}/versions/1`, B.owner, buildTinyClassifier(TINY_CLASSIFIER_SPEC));
+  if (upload.status !== 201) throw new Error(upload.text);
   expect(await env.db.prisma.auditLog.count({ where: { orgId: B.orgId } })).toBeGreaterThan(0);
   before = await snapshotOfB();
 }, 120_000);
@@ -207,6 +216,32 @@ describe("A's keys on B's predictions", () => {
     expect(list.json.data.map((p: { id: string }) => p.id)).toEqual([A.predictionId]);
     const page = await env.call('GET', `/v1/predictions?starting_after=${B.predictionId}`, key);
     expect(page.text).not.toContain(B.predictionId);
+  });
+});
+
+describe("A's keys on B's uploaded model", () => {
+  it('get 404 on every model and v2 route, the same answer as for a model that does not exist', async () => {
+    const key: Caller = { key: A.predictKey.secret };
+    const missing = `no-such-model-${randomBytes(3).toString('hex')}`;
+    const infer = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, TINY_CLASSIFIER_SPEC.inputSize], data: new Array(TINY_CLASSIFIER_SPEC.inputSize).fill(0) }] };
+    const routes: [Method, string, unknown?][] = [
+      ['GET', '/v1/models/:m'],
+      ['GET', '/v2/models/:m'],
+      ['GET', '/v2/models/:m/ready'],
+      ['GET', '/v2/models/:m/versions/1'],
+      ['GET', '/v2/models/:m/versions/1/ready'],
+      ['POST', '/v2/models/:m/infer', infer],
+      ['POST', '/v2/models/:m/versions/1/infer', infer],
+    ];
+    for (const [method, path, body] of routes) {
+      const r = await env.call(method, path.replace(':m', B_MODEL), key, body);
+      const ref = await env.call(method, path.replace(':m', missing), key, body);
+      expect({ path, status: r.status }).toEqual({ path, status: 404 });
+      expect({ path, body: shape(r, [B_MODEL]) }).toEqual({ path, body: shape(ref, [missing]) });
+    }
+    const list = await env.call('GET', '/v1/models', key);
+    expect(list.status).toBe(200);
+    expect(list.text).not.toContain(B_MODEL);
   });
 });
 

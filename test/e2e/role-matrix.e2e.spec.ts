@@ -3,6 +3,7 @@
 // so a change to the matrix in code that the spec does not say fails here.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#libs/models';
 import { addBareMember, addInvitation, addKey, addMember, login, signup, startManagementEnv, type Caller, type Env } from '../support/management.js';
 
 type Role = 'owner' | 'admin' | 'developer' | 'billing' | 'viewer';
@@ -42,6 +43,8 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/orgs/:org/api-keys/:key/revoke', ok: 200, roles: KEY_MANAGERS, scopes: ['keys:write', 'admin'] },
   { method: 'POST', path: '/v1/orgs/:org/api-keys/:key/roll', body: () => ({ grace_period_seconds: 60 }), ok: 201, roles: KEY_MANAGERS, scopes: ['keys:write', 'admin'] },
   { method: 'GET', path: '/v1/orgs/:org/audit-log', ok: 200, roles: OWNER_ADMIN, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/models', ok: 200, roles: ALL, scopes: ['usage:read', 'keys:write', 'admin'] },
+  { method: 'POST', path: '/v1/orgs/:org/models/:name/versions/:version', body: () => buildTinyClassifier(TINY_CLASSIFIER_SPEC), ok: 201, roles: KEY_MANAGERS, scopes: ['admin'] },
 ];
 
 const SCOPES: Scope[] = ['predict', 'usage:read', 'keys:write', 'admin'];
@@ -57,6 +60,7 @@ async function resolve(path: string): Promise<string> {
   if (p.includes(':member')) p = p.replace(':member', await addBareMember(env.db.prisma, orgId));
   if (p.includes(':invitation')) p = p.replace(':invitation', await addInvitation(env.db.prisma, orgId));
   if (p.includes(':key')) p = p.replace(':key', (await addKey(env.db.prisma, orgId, ['keys:write'], 'live', 'target')).id);
+  if (p.includes(':name')) p = p.replace(':name', `matrix-${randomBytes(4).toString('hex')}`).replace(':version', '1');
   return p;
 }
 
@@ -94,7 +98,13 @@ describe('the role matrix of the management API', () => {
     const served = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
       .filter(([path]) => path.startsWith('/v1/orgs/{org}'))
       .flatMap(([path, ops]) => Object.keys(ops).filter((m) => ['get', 'post', 'patch', 'put', 'delete'].includes(m)).map((m) => `${m.toUpperCase()} ${path}`));
-    const tabled = ROUTES.map((r) => `${r.method} ${r.path.replace(':org', '{org}').replace(/:(member|invitation|key)\b/, (_, n: string) => `{${n === 'member' ? 'memberId' : 'id'}}`)}`);
+    const tabled = ROUTES.map(
+      (r) =>
+        `${r.method} ${r.path
+          .replace(':org', '{org}')
+          .replace(/:(member|invitation|key)\b/, (_, n: string) => `{${n === 'member' ? 'memberId' : 'id'}}`)
+          .replace(/:(name|version)\b/g, '{$1}')}`,
+    );
     expect([...served].sort()).toEqual([...tabled].sort());
   });
 

@@ -53,8 +53,11 @@ export async function startManagementEnv(label: string): Promise<Env> {
       headers['cookie'] = `stratum_session=${caller.session}`;
       headers['x-csrf-token'] = caller.csrf;
     }
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(gateway.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    // A Uint8Array body goes as raw bytes (model uploads); anything else as JSON.
+    const binary = body instanceof Uint8Array;
+    if (body !== undefined) headers['content-type'] = binary ? 'application/octet-stream' : 'application/json';
+    const payload = body === undefined ? undefined : binary ? body : JSON.stringify(body);
+    const res = await fetch(gateway.url + path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
     const text = await res.text();
     let json: any;
     try {

@@ -6,7 +6,7 @@ import { DbModule, PrismaService } from '#libs/db';
 import { HealthModule, Readiness } from '#libs/http';
 import { IdentityModule } from '#libs/identity';
 import { MetricsModule, MetricsRegistry } from '#libs/metrics';
-import { poolsOf, SHIPPED_MODELS } from '#libs/models';
+import { ModelCatalogue, ModelRegistryModule, TENANT_POOL } from '#libs/model-registry';
 import { PredictionsModule } from '#libs/predictions';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#libs/queue';
 import { pingRedis, RedisClient, RedisModule } from '#libs/redis';
@@ -16,15 +16,20 @@ import { AuditLogController } from './audit/audit-log.controller.js';
 import { AuthController } from './auth/auth.controller.js';
 import { AuthService } from './auth/auth.service.js';
 import { FeaturesController } from './features/features.controller.js';
+import { ModelsController } from './models/models.controller.js';
 import { OrgController, OrgsController } from './orgs/orgs.controller.js';
 import { OrgsService } from './orgs/orgs.service.js';
 import { PredictionsController } from './predictions/predictions.controller.js';
 import { PredictionsService } from './predictions/predictions.service.js';
+import { ModelUploadsController } from './model-uploads/model-uploads.controller.js';
+import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
+import { V2Controller } from './v2/v2.controller.js';
+import { V2Service } from './v2/v2.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, QueueModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController],
-  providers: [PredictionsService, AuthService, OrgsService],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, QueueModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController],
+  providers: [PredictionsService, AuthService, OrgsService, V2Service, ModelUploadsService],
 })
 export class GatewayModule implements OnModuleInit {
   constructor(
@@ -33,6 +38,7 @@ export class GatewayModule implements OnModuleInit {
     private readonly redis: RedisClient,
     private readonly metrics: MetricsRegistry,
     private readonly queues: InferenceQueues,
+    private readonly catalogue: ModelCatalogue,
   ) {}
 
   onModuleInit(): void {
@@ -41,7 +47,7 @@ export class GatewayModule implements OnModuleInit {
       if (!r.ok) throw new Error(r.error ?? 'unreachable');
     });
     this.readiness.register('redis', () => pingRedis(this.redis.redis));
-    const pools = poolsOf(SHIPPED_MODELS);
+    const pools = [...new Set([...this.catalogue.pools(), TENANT_POOL])];
     registerQueueDepthGauge(this.metrics, this.queues, () => pools);
   }
 }

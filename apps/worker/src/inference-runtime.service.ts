@@ -1,14 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import { AppConfig } from '#libs/config';
 import { Readiness } from '#libs/http';
 import { MetricsRegistry } from '#libs/metrics';
-import { OnnxModelHost, poolsOf, SHIPPED_MODELS } from '#libs/models';
+import { ModelCatalogue, ModelRegistry, PLATFORM_NAMESPACE, reportWarm, TENANT_POOL, WARM_REFRESH_MS, withdrawWarm } from '#libs/model-registry';
+import { effectiveMaxBatchSize, modelKey, OnnxModelHost, type ExecutionProvider, type ModelEntry, type ModelStatus } from '#libs/models';
 import { PredictionEvents, PredictionsRepository } from '#libs/predictions';
-import { INFERENCE_ATTEMPTS, inferenceQueueName, type InferenceJobData } from '#libs/queue';
-import { createRedis } from '#libs/redis';
+import { INFERENCE_ATTEMPTS, inferenceQueueName, isTensorJob, type InferenceJobData } from '#libs/queue';
+import { createRedis, RedisClient } from '#libs/redis';
+import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from './batching/batching-runner.js';
 import { processInferenceJob } from './process-job.js';
-import { WorkerMetrics } from './worker-metrics.js';
+import { isUploaded, modelLabels, WorkerMetrics } from './worker-metrics.js';
+import { DEFAULT_MAX_UPLOADED_MODELS, readinessMessage, WorkerModels } from './worker-models.js';
+
 
 /** Which pools this worker serves: "all" or a list; an unknown pool refuses start-up. */
 export function resolvePools(requested: readonly string[], available: readonly string[]): string[] {
@@ -19,8 +25,11 @@ export function resolvePools(requested: readonly string[], available: readonly s
 }
 
 /**
- * Loads and warms the models of this worker's pools, then consumes their queues.
- * Readiness is gated on every model having answered its warm-up inference.
+ * Loads and warms the model versions of this worker's pools (once each, in the background),
+ * then consumes each pool's queue once its models have settled. Readiness is per model: a
+ * version serves only after its warm-up inference succeeded; a failed one does not stop the
+ * others (its jobs fail with model_unavailable). Warm versions are reported to Redis for
+ * GET /v1/models.
  */
 @Injectable()
 export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
@@ -30,25 +39,62 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
   private readonly pools: string[];
   private readonly metrics: WorkerMetrics;
   private readonly active = new Map<string, number>();
-  private loaded = false;
+  private readonly models: WorkerModels;
+  /** Dynamic batching in front of the host (WORKER_BATCHING, per-model max_batch_size). */
+  private readonly batching: BatchingRunner;
+  /** The provider each loaded version actually got (max_batch_size_cpu applies on 'cpu'), and the policies decided with it. */
+  private readonly providers = new Map<string, ExecutionProvider | null>();
+  private readonly policies = new Map<string, ModelBatching>();
+  private readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private warmTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly config: AppConfig,
     private readonly repo: PredictionsRepository,
     private readonly events: PredictionEvents,
+    private readonly registry: ModelRegistry,
+    private readonly redis: RedisClient,
+    catalogue: ModelCatalogue,
     readiness: Readiness,
-    registry: MetricsRegistry,
+    metrics: MetricsRegistry,
   ) {
-    this.metrics = new WorkerMetrics(registry);
-    this.pools = resolvePools(config.env.WORKER_POOLS, poolsOf(SHIPPED_MODELS));
+    this.metrics = new WorkerMetrics(metrics);
+    // The tenant pool serves uploaded models (loaded on demand): it is always a known pool.
+    this.pools = resolvePools(config.env.WORKER_POOLS, [...new Set([...catalogue.pools(), TENANT_POOL])]);
     this.host = new OnnxModelHost({
-      onInference: (ref, ms) => this.metrics.inference.observe({ model: ref.name, version: ref.version }, ms / 1000),
+      onInference: (ref, ms, batch) => {
+        const labels = modelLabels(ref);
+        this.metrics.inference.observe(labels, ms / 1000);
+        this.metrics.batchSize.observe(labels, batch);
+        this.metrics.items.inc(labels, batch);
+      },
+      onLoaded: (s) => this.recordLoad(s),
+    });
+    this.models = new WorkerModels(
+      this.host,
+      catalogue.entries().filter((m) => this.pools.includes(m.pool)),
+      { executionProviders: config.env.ORT_EXECUTION_PROVIDERS, intraOpThreads: config.env.ORT_INTRA_OP_THREADS, log: (msg) => this.logger.log(msg) },
+      this.pools.includes(TENANT_POOL) ? { storageDir: config.env.MODEL_STORAGE_DIR, maxModels: DEFAULT_MAX_UPLOADED_MODELS } : null,
+    );
+    const catalogued = new Map(this.models.entries.map((m) => [modelKey(m), m]));
+    this.batching = new BatchingRunner(this.host, {
+      enabled: config.env.WORKER_BATCHING === 'on',
+      // Catalogued versions, then uploaded ones this worker holds; decided once the session's provider is known.
+      policy: (ref) => {
+        const key = modelKey(ref);
+        const cached = this.policies.get(key);
+        if (cached) return cached;
+        const entry: ModelEntry | undefined = catalogued.get(key) ?? this.models.uploadedEntry(ref);
+        if (!entry) return undefined;
+        const policy = batchingOf(entry, this.providers.get(key));
+        if (this.providers.has(key)) this.policies.set(key, policy);
+        return policy;
+      },
     });
     readiness.register('models', async () => {
-      if (!this.loaded || !this.host.isReady()) {
-        const pending = this.host.status().filter((s) => !s.ready).map((s) => `${s.name}@${s.version}${s.error ? ` (${s.error})` : ''}`);
-        throw new Error(pending.length ? `loading: ${pending.join(', ')}` : 'loading');
-      }
+      const r = this.models.readiness();
+      if (!r.ready) throw new Error(readinessMessage(r));
     });
   }
 
@@ -57,25 +103,59 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     void this.start().catch((e: unknown) => this.logger.error(`start failed: ${e instanceof Error ? e.message : String(e)}`));
   }
 
-  private async start(): Promise<void> {
-    const models = SHIPPED_MODELS.filter((m) => this.pools.includes(m.pool));
-    for (const m of models) {
-      const s = await this.host.load(m, {
-        executionProviders: this.config.env.ORT_EXECUTION_PROVIDERS,
-        intraOpThreads: this.config.env.ORT_INTRA_OP_THREADS,
-        log: (msg) => this.logger.log(msg),
-      });
-      this.metrics.provider.set({ model: s.name, version: s.version, provider: s.provider ?? 'none' }, 1);
-      this.metrics.loadSeconds.set({ model: s.name, version: s.version, phase: 'load' }, (s.loadMs ?? 0) / 1000);
-      this.metrics.loadSeconds.set({ model: s.name, version: s.version, phase: 'warmup' }, (s.warmupMs ?? 0) / 1000);
+  private recordLoad(s: ModelStatus): void {
+    const labels = modelLabels(s);
+    this.providers.set(modelKey(s), s.provider);
+    this.policies.delete(modelKey(s));
+    if (isUploaded(s)) {
+      // Uploaded models: counters only (gauges per tenant model would be per-tenant series).
+      if (!s.ready) this.metrics.loadFailures.inc(labels);
+      else this.publishWarm();
+    } else if (s.ready) {
+      this.metrics.provider.set({ ...labels, provider: s.provider ?? 'none' }, 1);
+      this.metrics.loadSeconds.set({ ...labels, phase: 'load' }, (s.loadMs ?? 0) / 1000);
+      this.metrics.loadSeconds.set({ ...labels, phase: 'warmup' }, (s.warmupMs ?? 0) / 1000);
+      this.metrics.sessions.set(labels, 1);
+      for (const f of s.providerFallbacks) this.logger.warn(`model ${s.name}@${s.version}: ${f.provider} unavailable, running on ${s.provider ?? 'none'}`);
+      this.publishWarm();
+    } else {
+      this.metrics.sessions.set(labels, 0);
+      this.metrics.loadFailures.inc(labels);
     }
-    this.loaded = true;
-    for (const pool of this.pools) this.consume(pool);
-    this.logger.log(`serving pool(s) ${this.pools.join(', ')} with concurrency ${this.config.env.WORKER_CONCURRENCY}`);
+  }
+
+  private publishWarm(): void {
+    if (this.stopped) return;
+    reportWarm(this.redis.redis, this.redis.prefix, this.workerId, this.models.readyRefs()).catch((e: unknown) =>
+      this.logger.warn(`could not report warm models: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+
+  private async start(): Promise<void> {
+    // The registry decides which bytes a version is: a version whose artifact differs from
+    // the registered sha256 is refused (never served).
+    const report = await this.registry.synced();
+    this.warmTimer = setInterval(() => this.publishWarm(), WARM_REFRESH_MS);
+    this.warmTimer.unref();
+    for (const pool of this.pools) {
+      if (this.stopped) return;
+      const entries = this.models.entries.filter((m) => m.pool === pool);
+      await this.models.load(entries, report.refused);
+      if (this.stopped) return;
+      this.consume(pool);
+    }
+    // Report at once (not at the first refresh): a tenant-pool worker has no model load to trigger it.
+    this.publishWarm();
+    const r = this.models.readiness();
+    this.logger.log(
+      `serving pool(s) ${this.pools.join(', ')} with concurrency ${this.config.env.WORKER_CONCURRENCY}` + (r.failed.length ? ` (unavailable: ${r.failed.map((f) => f.model).join(', ')})` : ''),
+    );
   }
 
   private consume(pool: string): void {
-    const concurrency = this.config.env.WORKER_CONCURRENCY;
+    // Enough jobs in flight to fill the pool's batches (see poolConcurrency).
+    const batchSizes = this.models.entries.filter((m) => m.pool === pool).map((m) => effectiveMaxBatchSize(m.config, this.providers.get(modelKey(m))));
+    const concurrency = poolConcurrency(this.config.env.WORKER_CONCURRENCY, batchSizes, this.batching.enabled);
     const connection = createRedis(this.config.env.REDIS_URL, `stratum-worker-${pool}`);
     connection.on('error', (e: Error) => this.logger.warn(`redis: ${e.message}`));
     this.active.set(pool, 0);
@@ -85,11 +165,15 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
       async (job: Job<InferenceJobData>) => {
         this.active.set(pool, (this.active.get(pool) ?? 0) + 1);
         this.metrics.busy.set({ pool }, (this.active.get(pool) ?? 0) / concurrency);
-        this.metrics.jobWait.observe({ pool }, Math.max(0, Date.now() - job.data.enqueuedAt) / 1000);
+        const waited = Math.max(0, Date.now() - job.data.enqueuedAt) / 1000;
+        this.metrics.jobWait.observe({ pool }, waited);
+        const uploaded = isTensorJob(job.data) && job.data.model.namespace !== PLATFORM_NAMESPACE;
+        for (const m of job.data.models) this.metrics.modelQueueWait.observe(uploaded ? modelLabels({ name: `upload/${m.name}`, version: m.version }) : modelLabels(m), waited);
+        const runner = this.batching.forJob();
         try {
           const outcome = await processInferenceJob(
             { data: job.data, attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? INFERENCE_ATTEMPTS },
-            { repo: this.repo, events: this.events, runner: this.host },
+            { repo: this.repo, events: this.events, runner, batchFacts: () => runner.facts(), models: this.models },
           );
           this.metrics.jobs.inc({ pool, outcome });
           return outcome;
@@ -109,8 +193,12 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.warmTimer);
+    await withdrawWarm(this.redis.redis, this.redis.prefix, this.workerId, this.models.readyRefs()).catch(() => undefined);
     // Let running jobs finish (BullMQ waits for them), then free the sessions.
     await Promise.allSettled(this.workers.map((w) => w.close()));
+    this.batching.close();
     await this.host.close();
   }
 }

@@ -5,6 +5,7 @@ import { UnrecoverableError } from 'bullmq';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot, uuidv7 } from '#libs/db';
+import { ProblemError } from '#libs/errors';
 import { findShippedModel, OnnxModelHost, type ModelRunner } from '#libs/models';
 import { PredictionsRepository } from '#libs/predictions';
 import type { InferenceJobData } from '#libs/queue';
@@ -89,6 +90,15 @@ describe('processInferenceJob', () => {
     expect(await usage(data.predictionId)).toBe(0);
   });
 
+  it('records model_unavailable (not prediction_failed) when the model could not be loaded', async () => {
+    const cold: ModelRunner = { run: async () => Promise.reject(new ProblemError('model_unavailable', 'Model ppocr-rec@1 is not ready')) };
+    const data = await newJob();
+    await expect(processInferenceJob({ data, attemptsMade: 2, maxAttempts: 3 }, deps(cold))).rejects.toMatchObject({ code: 'model_unavailable' });
+    const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
+    expect(row).toMatchObject({ status: 'failed', error: { code: 'model_unavailable' }, units: null });
+    expect(await usage(data.predictionId)).toBe(0);
+  });
+
   it('skips a canceled prediction and bills nothing', async () => {
     const data = await newJob();
     expect(await repo.cancel({ orgId }, data.predictionId, new Date())).toBe(true);
@@ -103,5 +113,62 @@ describe('processInferenceJob', () => {
     expect(await repo.find({ orgId, mode: 'live' }, data.predictionId)).toBeNull();
     expect(await repo.find({ orgId, mode: 'test' }, data.predictionId)).not.toBeNull();
     expect(await repo.markProcessing({ orgId: uuidv7() }, data.predictionId, new Date())).toBe(false);
+  });
+});
+
+describe('processInferenceJob with a tensor job (v2 infer)', () => {
+  async function newTensorJob(): Promise<InferenceJobData> {
+    const id = uuidv7();
+    const inputs = { x: { dtype: 'float32' as const, dims: [1, 2], data: [1, 2] } };
+    expect(await repo.create({ orgId }, { id, apiKeyId, mode: 'test', feature: 'model:m', featureVersion: '1', input: { inputs } })).not.toBe('duplicate');
+    return {
+      kind: 'tensor',
+      predictionId: id,
+      orgId,
+      apiKeyId,
+      mode: 'test',
+      models: [{ name: 'm', version: '1' }],
+      model: { namespace: 'platform', name: 'm', version: '1', artifactUri: 'builtin:m', sha256: 'x' },
+      inputs,
+      outputs: ['y'],
+      priority: 1,
+      enqueuedAt: Date.now(),
+    };
+  }
+
+  it('runs the model through the runner, keeps only the outputs asked for, and bills one call', async () => {
+    const seen: string[] = [];
+    const runner: ModelRunner = {
+      run: async (ref, feeds) => {
+        seen.push(`${ref.name}@${ref.version}:${Array.from(feeds.x!.data as Float32Array).join(',')}`);
+        return { y: { dtype: 'float32', dims: [1, 2], data: Float32Array.from([3, 4]) }, z: { dtype: 'int64', dims: [1], data: BigInt64Array.from([7n]) } };
+      },
+    };
+    const data = await newTensorJob();
+    expect(await processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, deps(runner))).toBe('succeeded');
+    expect(seen).toEqual(['m@1:1,2']);
+    const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
+    expect(row).toMatchObject({ status: 'succeeded', units: 1, output: { outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 2], data: [3, 4] }] } });
+    expect(await db.prisma.usageEvent.findUniqueOrThrow({ where: { id: data.predictionId } })).toMatchObject({ feature: 'model:m', units: 1, unitType: 'call', mode: 'test' });
+  });
+
+  it('fails at once with model_error when the model throws at run time, without billing', async () => {
+    const broken: ModelRunner = { run: async () => Promise.reject(new Error('Non-zero status code returned while running Add node')) };
+    const data = await newTensorJob();
+    await expect(processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, deps(broken))).rejects.toBeInstanceOf(UnrecoverableError);
+    const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
+    expect(row).toMatchObject({ status: 'failed', error: { code: 'model_error', message: 'The model failed on this input: Non-zero status code returned while running Add node' } });
+    expect(await usage(data.predictionId)).toBe(0);
+  });
+
+  it('retries a model that could not be loaded and records model_unavailable on the last attempt', async () => {
+    const data = await newTensorJob();
+    const leases = { acquire: async () => Promise.reject(new ProblemError('model_unavailable', 'Model org/m@1: its artifact is not in this worker\'s model storage')) };
+    await expect(processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, { ...deps(), models: leases })).rejects.toMatchObject({ code: 'model_unavailable' });
+    expect(await status(data.predictionId)).toBe('processing');
+    await expect(processInferenceJob({ data, attemptsMade: 2, maxAttempts: 3 }, { ...deps(), models: leases })).rejects.toMatchObject({ code: 'model_unavailable' });
+    const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
+    expect(row).toMatchObject({ status: 'failed', error: { code: 'model_unavailable' } });
+    expect(await usage(data.predictionId)).toBe(0);
   });
 });

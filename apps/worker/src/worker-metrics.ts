@@ -1,6 +1,19 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { MetricsRegistry } from '#libs/metrics';
 
+/**
+ * Metric labels of a model version. Tenants' uploaded models (named `<orgId>/<name>` inside
+ * the worker) fold into one `model="tenant"` series: no per-tenant label on high-volume
+ * series (per-tenant usage lives in Postgres). Null for gauges, which an uploaded model skips.
+ */
+export function modelLabels(ref: { name: string; version: string }): { model: string; version: string } {
+  return ref.name.includes('/') ? { model: 'tenant', version: 'uploaded' } : { model: ref.name, version: ref.version };
+}
+
+export function isUploaded(ref: { name: string }): boolean {
+  return ref.name.includes('/');
+}
+
 /** The worker's series: the autoscaler's inputs (wait, duration, busy ratio) among them. */
 export class WorkerMetrics {
   readonly jobWait: Histogram<'pool'>;
@@ -9,6 +22,11 @@ export class WorkerMetrics {
   readonly busy: Gauge<'pool'>;
   readonly provider: Gauge<'model' | 'version' | 'provider'>;
   readonly loadSeconds: Gauge<'model' | 'version' | 'phase'>;
+  readonly modelQueueWait: Histogram<'model' | 'version'>;
+  readonly batchSize: Histogram<'model' | 'version'>;
+  readonly items: Counter<'model' | 'version'>;
+  readonly sessions: Gauge<'model' | 'version'>;
+  readonly loadFailures: Counter<'model' | 'version'>;
 
   constructor(metrics: MetricsRegistry) {
     const registers = [metrics.registry];
@@ -34,6 +52,23 @@ export class WorkerMetrics {
       labelNames: ['model', 'version', 'provider'],
       registers,
     });
-    this.loadSeconds = new Gauge({ name: 'stratum_model_load_seconds', help: 'Model load and warm-up time', labelNames: ['model', 'version', 'phase'], registers });
+    this.loadSeconds = new Gauge({ name: 'stratum_model_load_seconds', help: 'Model load (phase="load") and warm-up (phase="warmup") time', labelNames: ['model', 'version', 'phase'], registers });
+    this.modelQueueWait = new Histogram({
+      name: 'stratum_model_queue_wait_seconds',
+      help: 'Time a job for this model version waited before a worker started it',
+      labelNames: ['model', 'version'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'stratum_model_batch_size',
+      help: 'Items per session.run',
+      labelNames: ['model', 'version'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    });
+    this.items = new Counter({ name: 'stratum_model_items_total', help: 'Items inferred (rate() = items per second)', labelNames: ['model', 'version'], registers });
+    this.sessions = new Gauge({ name: 'stratum_model_sessions_loaded', help: 'Warm sessions held (1 once the warm-up inference succeeded)', labelNames: ['model', 'version'], registers });
+    this.loadFailures = new Counter({ name: 'stratum_model_load_failures_total', help: 'Model loads or warm-ups that failed (or were refused by the registry)', labelNames: ['model', 'version'], registers });
   }
 }

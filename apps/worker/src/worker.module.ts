@@ -3,12 +3,13 @@ import { ConfigModule } from '#libs/config';
 import { DbModule, PrismaService } from '#libs/db';
 import { HealthModule, Readiness } from '#libs/http';
 import { MetricsModule } from '#libs/metrics';
+import { ModelRegistryModule } from '#libs/model-registry';
 import { PredictionsModule } from '#libs/predictions';
 import { pingRedis, RedisClient, RedisModule } from '#libs/redis';
 import { InferenceRuntime } from './inference-runtime.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('worker'), HealthModule, DbModule, RedisModule, PredictionsModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('worker'), HealthModule, DbModule, RedisModule, PredictionsModule, ModelRegistryModule],
   providers: [InferenceRuntime],
 })
 export class WorkerModule implements OnModuleInit {

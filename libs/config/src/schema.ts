@@ -44,6 +44,8 @@ export const envSchema = z
     /** Model pools this worker consumes: "all" or a comma-separated list. */
     WORKER_POOLS: csv.default(['all']),
     WORKER_CONCURRENCY: positiveInt.max(256).default(4),
+    /** Dynamic batching of concurrent jobs per model version ("off": every call runs alone, whatever the model config says). */
+    WORKER_BATCHING: z.enum(['on', 'off']).default('on'),
     /** Execution providers in order of preference; cpu is always the last resort. */
     ORT_EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'tensorrt', 'cpu']))).default(['cpu']),
     ORT_INTRA_OP_THREADS: z.coerce.number().int().min(0).max(64).default(0),

@@ -40,11 +40,13 @@ export const PROBLEM_CODES = {
   invalid_input: { status: 422, title: 'Input could not be processed' },
   invalid_tensor: { status: 422, title: 'Tensor does not match the model' },
   model_invalid: { status: 422, title: 'Model refused' },
+  model_error: { status: 422, title: 'The model failed on this input' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   queue_unavailable: { status: 503, title: 'Queue unavailable' },
   model_unavailable: { status: 503, title: 'Model unavailable' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
+  prediction_timeout: { status: 504, title: 'The prediction did not finish in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEM_CODES;

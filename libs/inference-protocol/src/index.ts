@@ -17,3 +17,4 @@ export {
   type V2ModelMetadata,
   type V2ResponseTensor,
 } from './codec.js';
+export { toWire, fromWire, type WireTensor } from './wire.js';

@@ -3,15 +3,14 @@
  * them on neutral TensorData. Pure (no Nest, no metrics library): the worker wraps
  * it and feeds Prometheus through the optional observer.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ProblemError } from '#libs/errors';
-import type { ShippedModel } from './catalogue.js';
-import { modelKey, TENSOR_DTYPES, type ModelRef, type ModelRunner, type ModelSignature, type TensorData, type TensorDType, type TensorSpec } from './tensor.js';
+import type { ModelEntry, WarmupSpec } from './repository.js';
+import { fileDigest } from './signature.js';
+import { elementCount, modelKey, TENSOR_DTYPES, type ModelRef, type ModelRunner, type ModelSignature, type TensorData, type TensorDType, type TensorSpec } from './tensor.js';
 
 export type ExecutionProvider = 'cuda' | 'tensorrt' | 'cpu';
 
@@ -28,6 +27,8 @@ export interface LoadOptions {
 export interface HostObserver {
   /** Called after every successful inference with its wall time and batch size. */
   onInference?(ref: ModelRef, ms: number, batchSize: number): void;
+  /** Called once per load attempt, when the model is ready or has failed (status tells which). */
+  onLoaded?(status: ModelStatus): void;
 }
 
 export interface ModelStatus extends ModelRef {
@@ -46,7 +47,7 @@ export interface ModelStatus extends ModelRef {
 }
 
 interface Entry {
-  model: ShippedModel;
+  model: ModelEntry;
   status: ModelStatus;
   session: InferenceSession | null;
   loading: Promise<ModelStatus> | null;
@@ -59,17 +60,6 @@ export function providerAttempts(preferred: readonly ExecutionProvider[]): Execu
   for (let i = 0; i < order.length; i++) attempts.push([...order.slice(i), 'cpu']);
   attempts.push(['cpu']);
   return attempts;
-}
-
-async function fileDigest(path: string): Promise<{ sha256: string; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  for await (const chunk of createReadStream(path)) {
-    const buf = chunk as Buffer;
-    hash.update(buf);
-    sizeBytes += buf.length;
-  }
-  return { sha256: hash.digest('hex'), sizeBytes };
 }
 
 function specOf(meta: InferenceSession.ValueMetadata): TensorSpec {
@@ -123,7 +113,7 @@ export class OnnxModelHost implements ModelRunner {
    * provider (falling back towards CPU), its signature, a warm-up run; only then ready.
    * Loading an already loaded model returns its status.
    */
-  async load(model: ShippedModel, opts: LoadOptions): Promise<ModelStatus> {
+  async load(model: ModelEntry, opts: LoadOptions): Promise<ModelStatus> {
     const key = modelKey(model);
     const existing = this.entries.get(key);
     if (existing?.loading) return existing.loading;
@@ -167,12 +157,14 @@ export class OnnxModelHost implements ModelRunner {
 
       const threads = model.config.intraOpThreads ?? opts.intraOpThreads;
       let session: InferenceSession | null = null;
-      for (const attempt of providerAttempts(opts.executionProviders)) {
+      const preferred = [...(model.config.executionProviders ?? []), ...opts.executionProviders];
+      for (const attempt of providerAttempts(preferred)) {
         try {
           session = await ort.InferenceSession.create(model.artifactPath, {
             executionProviders: attempt,
             intraOpNumThreads: threads,
-            graphOptimizationLevel: 'all',
+            graphOptimizationLevel: model.config.graphOptimizationLevel,
+            enableCpuMemArena: model.config.enableMemArena,
             // Spinning thread pools burn a core between runs; a worker's runs come with gaps
             // (queue, database), so by default its threads sleep instead (measured: CPU per
             // recognition run 44 ms -> 26 ms at the same throughput).
@@ -197,7 +189,7 @@ export class OnnxModelHost implements ModelRunner {
 
       const warmStarted = performance.now();
       const feeds: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(model.config.warmup())) feeds[name] = toOrt(name, t);
+      for (const [name, t] of Object.entries(warmupFeeds(model.config.warmup, status.signature))) feeds[name] = toOrt(name, t);
       await session.run(feeds);
       status.warmupMs = round(performance.now() - warmStarted);
       status.ready = true;
@@ -205,6 +197,7 @@ export class OnnxModelHost implements ModelRunner {
         `model ${key} ready on ${status.provider} (load ${status.loadMs} ms, warm-up ${status.warmupMs} ms, ` +
           `${status.sizeBytes} bytes, sha256 ${status.sha256?.slice(0, 12)}…)`,
       );
+      this.observer.onLoaded?.({ ...status });
       return { ...status };
     } catch (e) {
       status.error = message(e);
@@ -212,6 +205,7 @@ export class OnnxModelHost implements ModelRunner {
       if (entry.session) await entry.session.release().catch(() => undefined);
       entry.session = null;
       log(`model ${key} failed to load: ${status.error}`);
+      this.observer.onLoaded?.({ ...status });
       throw new ProblemError('model_unavailable', `Model ${key} failed to load: ${status.error}`, { cause: e });
     }
   }
@@ -247,6 +241,40 @@ export class OnnxModelHost implements ModelRunner {
     return [...this.entries.values()].map((e) => ({ ...e.status, providerFallbacks: [...e.status.providerFallbacks] }));
   }
 
+  /** Marks a model as refused without loading it (e.g. the registry holds other bytes for its version). */
+  refuse(model: ModelEntry, reason: string): ModelStatus {
+    const status: ModelStatus = {
+      name: model.name,
+      version: model.version,
+      pool: model.pool,
+      ready: false,
+      provider: null,
+      providerFallbacks: [],
+      loadMs: null,
+      warmupMs: null,
+      sha256: null,
+      sizeBytes: null,
+      signature: null,
+      error: reason,
+    };
+    if (this.entries.has(modelKey(model))) return { ...status, ...this.entries.get(modelKey(model))?.status };
+    this.entries.set(modelKey(model), { model, status, session: null, loading: null });
+    this.observer.onLoaded?.({ ...status });
+    return { ...status };
+  }
+
+  /** Forgets a model and frees its session (e.g. an LRU of on-demand models); false when it was not held. */
+  async unload(ref: ModelRef): Promise<boolean> {
+    const key = modelKey(ref);
+    const entry = this.entries.get(key);
+    if (!entry) return false;
+    this.entries.delete(key);
+    if (entry.loading) await entry.loading.catch(() => undefined);
+    if (entry.session) await entry.session.release().catch(() => undefined);
+    entry.session = null;
+    return true;
+  }
+
   /** True when at least one model is loaded and every loaded model is ready. */
   isReady(): boolean {
     const all = [...this.entries.values()];
@@ -261,6 +289,40 @@ export class OnnxModelHost implements ModelRunner {
     }
     await Promise.all(entries.map(async (e) => (e.session ? e.session.release() : undefined)));
   }
+}
+
+function zeros(dtype: TensorDType, size: number, value: number): TensorData['data'] {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(size).fill(value);
+    case 'int64':
+      return new BigInt64Array(size).fill(BigInt(Math.trunc(value)));
+    case 'int32':
+      return new Int32Array(size).fill(Math.trunc(value));
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(size).fill(Math.trunc(value));
+  }
+}
+
+/**
+ * Warm-up feeds: the explicit tensors of the config, or ("auto") zeros for every input of
+ * the signature with each dynamic dimension set to 1.
+ */
+export function warmupFeeds(spec: WarmupSpec, signature: ModelSignature | null): Record<string, TensorData> {
+  const feeds: Record<string, TensorData> = {};
+  for (const input of signature?.inputs ?? []) {
+    const explicit = spec === 'auto' ? undefined : spec[input.name];
+    const dtype = (explicit?.dtype ?? input.dtype) as TensorDType;
+    if (!(TENSOR_DTYPES as readonly string[]).includes(dtype)) throw new Error(`warm-up: input "${input.name}" has type ${input.dtype}, which auto warm-up cannot build`);
+    const dims = explicit?.dims ?? input.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+    feeds[input.name] = { dtype, dims, data: zeros(dtype, elementCount(dims), explicit?.value ?? 0) };
+  }
+  if (spec !== 'auto') {
+    const unknown = Object.keys(spec).filter((n) => !signature?.inputs.some((i) => i.name === n));
+    if (unknown.length) throw new Error(`warm-up names input(s) the model does not have: ${unknown.join(', ')}`);
+  }
+  return feeds;
 }
 
 function round(ms: number): number {

@@ -10,8 +10,50 @@ export {
   type TensorDType,
   type TensorSpec,
 } from './tensor.js';
-export { SHIPPED_MODELS, compareVersions, findShippedModel, poolsOf, type ModelConfig, type ShippedModel } from './catalogue.js';
-export { OnnxModelHost, providerAttempts, type ExecutionProvider, type HostObserver, type LoadOptions, type ModelStatus } from './host.js';
+export { BUILTIN_MODELS, SHIPPED_MODELS, findModel, findShippedModel, withBuiltins } from './catalogue.js';
+export {
+  ARTIFACT_FILE,
+  CONFIG_FILE,
+  MODEL_NAME,
+  MODEL_VERSION,
+  ModelRepositoryError,
+  compareVersions,
+  checkResolvedConfig,
+  configRecord,
+  effectiveMaxBatchSize,
+  loadModelRepository,
+  mergeRepositories,
+  modelConfigFileSchema,
+  parseModelConfigFile,
+  parseVersionConfigFile,
+  poolsOf,
+  repositoryEntries,
+  resolveConfig,
+  versionConfigFileSchema,
+  type GraphOptimizationLevel,
+  type ModelConfig,
+  type ModelEntry,
+  type ModelPadding,
+  type ModelSource,
+  type RepositoryModel,
+  type ShippedModel,
+  type WarmupSpec,
+  type WarmupTensor,
+} from './repository.js';
+export { fileDigest, readOnnxSignature, signatureFromOnnx, type FileDigest } from './signature.js';
+export { OnnxModelHost, providerAttempts, warmupFeeds, type ExecutionProvider, type HostObserver, type LoadOptions, type ModelStatus } from './host.js';
+export {
+  buildDenseMlp,
+  DENSE_INPUT_NAME,
+  DENSE_MLP_SPEC,
+  DENSE_MODEL,
+  DENSE_OUTPUT_NAME,
+  denseMlpInput,
+  denseMlpLayers,
+  denseMlpReference,
+  type DenseLayer,
+  type DenseMlpSpec,
+} from './dense-model.js';
 export {
   buildTinyClassifier,
   tinyClassifierReference,
@@ -19,5 +61,7 @@ export {
   TINY_INPUT_NAME,
   TINY_MODEL,
   TINY_OUTPUT_NAME,
+  writeTinyRepository,
   type TinyClassifierSpec,
+  type TinyRepositoryModel,
 } from './tiny-model.js';

@@ -4,10 +4,9 @@
  * that model outputs are exactly known and no artifact has to be downloaded.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
-import type { ShippedModel } from './catalogue.js';
-import { float32Tensor } from './tensor.js';
+import { ARTIFACT_FILE, CONFIG_FILE, type ModelEntry } from './repository.js';
 
 const { onnx } = onnxProto;
 
@@ -138,7 +137,7 @@ export const TINY_MODEL = Object.freeze({
   version: '1',
   pool: 'tiny',
   spec: TINY_CLASSIFIER_SPEC,
-  entry(path: string, spec: TinyClassifierSpec = TINY_CLASSIFIER_SPEC, ref: { name?: string; version?: string } = {}): ShippedModel {
+  entry(path: string, spec: TinyClassifierSpec = TINY_CLASSIFIER_SPEC, ref: { name?: string; version?: string } = {}): ModelEntry {
     const bytes = buildTinyClassifier(spec);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, bytes);
@@ -148,12 +147,38 @@ export const TINY_MODEL = Object.freeze({
       pool: TINY_MODEL.pool,
       description: `Tiny softmax classifier (${spec.inputSize} inputs, ${spec.classes} classes) built in code; for tests and benchmarks.`,
       artifactPath: path,
-      config: {
-        maxBatchSize: 64,
-        maxQueueDelayMs: 2,
-        intraOpThreads: 1,
-        warmup: () => ({ [TINY_INPUT_NAME]: float32Tensor([1, spec.inputSize]) }),
-      },
+      config: { maxBatchSize: 64, maxQueueDelayMs: 2, intraOpThreads: 1, graphOptimizationLevel: 'all', enableMemArena: true, warmup: 'auto' },
     };
   },
 });
+
+export interface TinyRepositoryModel {
+  name?: string;
+  versions?: string[];
+  spec?: TinyClassifierSpec;
+  /** `<name>/config.json` (pool defaults to "tiny"). */
+  config?: Record<string, unknown>;
+  /** Per-version `<name>/<version>/config.json`. */
+  versionConfig?: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Writes tiny classifiers as a model repository folder (`<root>/<name>/config.json`,
+ * `<root>/<name>/<version>/model.onnx`), for tests and benchmarks that go through the
+ * real MODEL_REPOSITORY path. Returns the root.
+ */
+export function writeTinyRepository(root: string, models: TinyRepositoryModel[] = [{}]): string {
+  for (const m of models) {
+    const name = m.name ?? TINY_MODEL.name;
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, CONFIG_FILE), JSON.stringify({ pool: TINY_MODEL.pool, max_batch_size: 64, max_queue_delay_ms: 2, intra_op_threads: 1, ...m.config }, null, 2));
+    for (const version of m.versions ?? [TINY_MODEL.version]) {
+      mkdirSync(join(dir, version), { recursive: true });
+      writeFileSync(join(dir, version, ARTIFACT_FILE), buildTinyClassifier(m.spec ?? TINY_CLASSIFIER_SPEC));
+      const vc = m.versionConfig?.[version];
+      if (vc) writeFileSync(join(dir, version, CONFIG_FILE), JSON.stringify(vc, null, 2));
+    }
+  }
+  return root;
+}

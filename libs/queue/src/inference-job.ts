@@ -7,21 +7,63 @@ export const INFERENCE_JOB_NAME = 'predict' as const;
 
 export type KeyMode = 'live' | 'test';
 
-export interface InferenceJobData {
+/** What every inference job carries, whatever it runs. */
+export interface InferenceJobBase {
   /** Prediction id = job id = usage event id. */
   predictionId: string;
   orgId: string;
   apiKeyId: string;
   mode: KeyMode;
-  feature: { name: string; version: string };
+  /** The model versions the job runs (metrics, "served by"). */
   models: { name: string; version: string }[];
-  input: unknown;
   /** BullMQ priority from the organization's plan (1 = highest). */
   priority: number;
   idempotencyKey?: string;
   webhook?: string;
   /** ms since epoch, when the gateway enqueued it (queue time = start - this). */
   enqueuedAt: number;
+}
+
+/** A feature job: runs a Feature Engine pipeline on a JSON input. `kind` is absent on jobs of older gateways. */
+export interface FeatureJobData extends InferenceJobBase {
+  kind?: 'feature';
+  feature: { name: string; version: string };
+  input: unknown;
+}
+
+/** One tensor of a tensor job, as JSON: flat row-major data (int64 as safe integers, bool as 0/1). */
+export interface JobTensor {
+  dtype: 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
+  dims: number[];
+  data: number[];
+}
+
+/** The model a tensor job runs: where its bytes are, so a worker can load an uploaded version on demand. */
+export interface TensorJobModel {
+  /** "platform" or the owning organization's id. */
+  namespace: string;
+  name: string;
+  version: string;
+  /** The registry's artifact URI (`storage:sha256/….onnx` for uploads) and its sha256 (checked on load). */
+  artifactUri: string;
+  sha256: string;
+  /** The registry's version config (batching policy…), for versions loaded on demand. */
+  config?: Record<string, unknown>;
+}
+
+/** A tensor job (Open Inference Protocol): runs one model on validated tensors. */
+export interface TensorJobData extends InferenceJobBase {
+  kind: 'tensor';
+  model: TensorJobModel;
+  inputs: Record<string, JobTensor>;
+  /** Output names to keep (all when null). */
+  outputs: string[] | null;
+}
+
+export type InferenceJobData = FeatureJobData | TensorJobData;
+
+export function isTensorJob(data: InferenceJobData): data is TensorJobData {
+  return data.kind === 'tensor';
 }
 
 /** Retries for transient failures (a worker dying mid-job); bad input is never retried. */

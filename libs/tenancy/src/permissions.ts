@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   'members:write',
   'keys:read',
   'keys:write',
+  'models:write',
   'webhooks:write',
   'billing:read',
   'billing:write',
@@ -30,7 +31,7 @@ const READ_ONLY: readonly Permission[] = ['org:read', 'members:read', 'usage:rea
 export const ROLE_PERMISSIONS: Readonly<Record<RoleName, readonly Permission[]>> = {
   owner: ALL,
   admin: ALL,
-  developer: [...READ_ONLY, 'keys:read', 'keys:write', 'webhooks:write'],
+  developer: [...READ_ONLY, 'keys:read', 'keys:write', 'models:write', 'webhooks:write'],
   billing: [...READ_ONLY, 'billing:read', 'billing:write'],
   viewer: READ_ONLY,
 };

@@ -8,7 +8,7 @@ describe('role table', () => {
   it('has one row per permission; owners and admins hold all, viewers read only', () => {
     const lines = roleTableMarkdown().split('\n');
     expect(lines[0]).toBe('| Permission | owner | admin | developer | billing | viewer | key `predict` | key `usage:read` | key `keys:write` | key `admin` |');
-    expect(lines).toHaveLength(2 + 11);
+    expect(lines).toHaveLength(2 + 12);
     expect(lines).toContain('| `members:write` | ✓ | ✓ |  |  |  |  |  |  | ✓ |');
     expect(lines).toContain('| `org:read` | ✓ | ✓ | ✓ | ✓ | ✓ |  | ✓ | ✓ | ✓ |');
   });

@@ -1,0 +1,142 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthenticatedKey } from '#libs/api-keys';
+import { AppConfig } from '#libs/config';
+import { uuidv7 } from '#libs/db';
+import { PROBLEM_CODES, ProblemError, type ProblemCode } from '#libs/errors';
+import { Readiness } from '#libs/http';
+import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse, type V2ModelMetadata, type V2ResponseTensor } from '#libs/inference-protocol';
+import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#libs/model-registry';
+import type { ModelSignature } from '#libs/models';
+import { PredictionEvents, PredictionsRepository, isTerminal } from '#libs/predictions';
+import { InferenceQueues } from '#libs/queue';
+
+/** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
+export const V2_MAX_ELEMENTS = 1 << 20;
+/** How long an infer request waits for its result by default (seconds). */
+export const V2_DEFAULT_WAIT_SECONDS = 60;
+
+export interface ResolvedModel {
+  model: RegisteredModel;
+  version: RegisteredVersion;
+  signature: ModelSignature;
+}
+
+/** Ready: a live worker holds the version warm, or (uploads, loaded on demand) a live worker serves the tenant pool. */
+export interface ReadyState {
+  ready: boolean;
+  warmWorkers: number;
+  onDemandWorkers: number;
+}
+
+/**
+ * The Open Inference Protocol (KServe v2) on top of the predictions machinery: a v2 infer is a
+ * prediction (feature `model:<name>`, 1 `call`) run as a tensor job on the model's pool.
+ */
+@Injectable()
+export class V2Service {
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly repo: PredictionsRepository,
+    private readonly events: PredictionEvents,
+    private readonly queues: InferenceQueues,
+    private readonly readiness: Readiness,
+    readonly config: AppConfig,
+  ) {}
+
+  /** The model (the org's own or the platform's) and the version asked for (its default otherwise); 404 with `error` when unknown. */
+  async resolve(key: AuthenticatedKey, name: string, version?: string): Promise<ResolvedModel> {
+    const model = await this.registry.get(key.orgId, name);
+    const shown = JSON.stringify(name.slice(0, 100));
+    if (!model) throw v2Error('model_not_found', `Model ${shown} is not found.`);
+    const wanted = version ?? model.defaultVersion ?? model.versions.at(-1)?.version;
+    const v = model.versions.find((x) => x.version === wanted);
+    if (!v) {
+      throw v2Error('model_not_found', version !== undefined ? `Version ${JSON.stringify(version.slice(0, 64))} of model ${shown} is not found.` : `Model ${shown} has no version to serve.`);
+    }
+    return { model, version: v, signature: { inputs: v.inputs, outputs: v.outputs } };
+  }
+
+  async metadata(key: AuthenticatedKey, name: string, version?: string): Promise<V2ModelMetadata> {
+    const r = await this.resolve(key, name, version);
+    return modelMetadata(r.model.name, r.model.versions.map((v) => v.version), r.signature);
+  }
+
+  async readyState(r: ResolvedModel): Promise<ReadyState> {
+    const onDemandWorkers = r.model.pool === TENANT_POOL ? await this.registry.poolWorkers(TENANT_POOL) : 0;
+    return { ready: r.version.warmWorkers > 0 || onDemandWorkers > 0, warmWorkers: r.version.warmWorkers, onDemandWorkers };
+  }
+
+  /** Server readiness: Postgres and Redis reachable, and some live worker serves a model this key may call. */
+  async serverReady(key: AuthenticatedKey): Promise<{ ready: boolean; checks: Record<string, string> }> {
+    const deps = await this.readiness.evaluate();
+    if (!deps.ready) return deps;
+    const models = await this.registry.list(key.orgId);
+    const warm = models.some((m) => m.versions.some((v) => v.warmWorkers > 0));
+    const tenant = !warm && models.some((m) => m.pool === TENANT_POOL) ? (await this.registry.poolWorkers(TENANT_POOL)) > 0 : false;
+    const ready = warm || tenant;
+    return { ready, checks: { ...deps.checks, workers: ready ? 'ok' : 'no live worker holds a model warm' } };
+  }
+
+  /**
+   * Validates the request against the version's signature (422/413 before anything is
+   * enqueued), creates the prediction, enqueues the tensor job and waits for it.
+   */
+  async infer(key: AuthenticatedKey, name: string, version: string | undefined, body: unknown, waitSeconds: number): Promise<{ response: V2InferResponse; predictionId: string }> {
+    const r = await this.resolve(key, name, version);
+    const parsed = parseInferRequest(body, r.signature, { maxElements: V2_MAX_ELEMENTS });
+    const scope = { orgId: key.orgId, mode: key.mode };
+    const id = uuidv7();
+    const inputs = toWire(parsed.feeds);
+    const waiter = this.events.waitFor(id, waitSeconds * 1000);
+    try {
+      const created = await this.repo.create(scope, {
+        id,
+        apiKeyId: key.keyId,
+        mode: key.mode,
+        feature: `model:${r.model.name}`,
+        featureVersion: r.version.version,
+        input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
+      });
+      if (created === 'duplicate') throw new Error('a fresh prediction id collided');
+      try {
+        await this.queues.enqueue(r.model.pool, {
+          kind: 'tensor',
+          predictionId: id,
+          orgId: key.orgId,
+          apiKeyId: key.keyId,
+          mode: key.mode,
+          models: [{ name: r.model.name, version: r.version.version }],
+          model: { namespace: r.model.namespace, name: r.model.name, version: r.version.version, artifactUri: r.version.artifactUri, sha256: r.version.sha256, config: r.version.config },
+          inputs,
+          outputs: parsed.outputs,
+          priority: key.queuePriority,
+          enqueuedAt: Date.now(),
+        });
+      } catch (e) {
+        // Nothing ran and nothing is billed: forget the prediction, the client retries.
+        await this.repo.remove(scope, id);
+        throw e;
+      }
+      await waiter.done;
+    } finally {
+      waiter.cancel();
+    }
+    const row = await this.repo.find(scope, id);
+    if (!row) throw new Error(`prediction ${id} vanished`);
+    if (!isTerminal(row.status)) {
+      const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;
+      throw new ProblemError('prediction_timeout', message, { extensions: { error: message, prediction_id: id }, headers: { location: `${this.config.publicBaseUrl}/v1/predictions/${id}` } });
+    }
+    if (row.status !== 'succeeded') {
+      const err = (row.error ?? {}) as { code?: string; message?: string };
+      const code: ProblemCode = err.code !== undefined && err.code in PROBLEM_CODES ? (err.code as ProblemCode) : row.status === 'canceled' ? 'conflict' : 'internal_error';
+      const message = row.status === 'canceled' ? 'The inference was canceled.' : (err.message ?? 'The inference failed.');
+      throw new ProblemError(code, message, { extensions: { error: message, prediction_id: id } });
+    }
+    const output = row.output as { outputs?: V2ResponseTensor[] } | null;
+    return {
+      predictionId: id,
+      response: { model_name: r.model.name, model_version: r.version.version, id: parsed.id ?? id, outputs: output?.outputs ?? [] },
+    };
+  }
+}

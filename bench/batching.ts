@@ -1,0 +1,401 @@
+// Dynamic batching benchmark (`npm run build && node dist/bench/batching.js`), all in one run:
+//   dense-mlp  the "small model": a weight-heavy MLP built in code (12.9 MB of float32, see
+//              libs/models/src/dense-model.ts), memory-bound at batch 1, where batching pays on a CPU;
+//   tiny       the tiny classifier (negligible compute): the queue ceiling;
+//   ppocr-rec  PaddleOCR recognition (compute-bound): batching forced on vs off, for the record
+//              (its config batches on GPUs only: max_batch_size_cpu 1).
+// For each model:
+//   (a) raw     OnnxModelHost.run in a loop, one caller: batch 1, then the model's max batch
+//               (items/s; latency per call), at the same intra-op threads as (b);
+//   (b) worker  the worker path under concurrent load: clients add jobs to a BullMQ queue
+//               (real Redis, own prefix) and wait for their completion; an in-process BullMQ
+//               Worker (concurrency from poolConcurrency and the worker app's options) runs each
+//               job through the BatchingRunner, with batching on, then off (items/s; latency
+//               per job, from add to completed). Dense and tiny jobs carry their input floats;
+//               ppocr-rec jobs carry examples/hello.png and run the ocr-line pipeline.
+// Prints a table and the ratios batching-on/off and worker/raw at the same batch size.
+// Postgres is not used: the prediction rows a real job writes cost the same with and without
+// batching (bench/predict-throughput.ts measures the HTTP + database path).
+//
+// Flags: --dense-jobs N (6000) --tiny-jobs N (10000) --rec-jobs N (120) --clients-factor N (2:
+//        clients = factor x max batch) --dense-delay-ms X (the model's max_queue_delay_ms)
+//        --intra-op-threads N (all models; default 1: onnxruntime-node runs on the event loop's
+//        thread, see README) --only dense,tiny,rec --json
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { readProcessEnv } from '#libs/config';
+import { repoRoot } from '#libs/db';
+import { decodeBase64Image, decodeImage, imageToTensor, OCR_LINE_V1, runPipeline, type ToTensorParams } from '#libs/features';
+import {
+  DENSE_MLP_SPEC,
+  DENSE_MODEL,
+  DENSE_OUTPUT_NAME,
+  denseMlpInput,
+  elementCount,
+  findShippedModel,
+  float32Tensor,
+  OnnxModelHost,
+  TINY_CLASSIFIER_SPEC,
+  TINY_MODEL,
+  type ModelEntry,
+  type TensorData,
+} from '#libs/models';
+import { createRedis } from '#libs/redis';
+import { BatchingRunner, batchingOf, poolConcurrency, type JobRunner } from '../apps/worker/src/batching/batching-runner.js';
+
+const EXPECTED_TEXT = 'Hello Stratum';
+
+interface Row {
+  model: string;
+  variant: string;
+  batch: string;
+  callers: number;
+  items: number;
+  failures: number;
+  itemsPerS: number;
+  /** Percentiles of per-call (raw) or per-job (worker) latency, ms. */
+  p50: number;
+  p95: number;
+  p99: number;
+  meanBatch: number;
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+}
+
+function summarise(base: Omit<Row, 'itemsPerS' | 'p50' | 'p95' | 'p99'>, wallMs: number, latencies: number[]): Row {
+  const s = [...latencies].sort((a, b) => a - b);
+  return { ...base, itemsPerS: round2(((base.items - base.failures) * 1000) / wallMs), p50: round2(percentile(s, 50)), p95: round2(percentile(s, 95)), p99: round2(percentile(s, 99)) };
+}
+
+/** Stacks `n` copies of a one-row tensor along axis 0. */
+function repeatRows(t: TensorData, n: number): TensorData {
+  const data = new Float32Array(elementCount(t.dims) * n);
+  for (let i = 0; i < n; i++) data.set(t.data as Float32Array, i * t.data.length);
+  return { dtype: 'float32', dims: [n, ...t.dims.slice(1)], data };
+}
+
+// ---- (a) raw -------------------------------------------------------------------------------
+
+async function raw(host: OnnxModelHost, model: ModelEntry, label: string, feeds: Record<string, TensorData>, items: number, batch: number): Promise<Row> {
+  const name = Object.keys(feeds)[0]!;
+  const stacked = { [name]: repeatRows(feeds[name]!, batch) };
+  for (let i = 0; i < 5; i++) await host.run(model, stacked);
+  const calls = Math.max(1, Math.round(items / batch));
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await host.run(model, stacked);
+    latencies.push(performance.now() - t0);
+  }
+  return summarise({ model: label, variant: 'raw', batch: String(batch), callers: 1, items: calls * batch, failures: 0, meanBatch: batch }, performance.now() - started, latencies);
+}
+
+// ---- (b) worker path -------------------------------------------------------------------------
+
+interface WorkerCase {
+  label: string;
+  model: ModelEntry;
+  jobs: number;
+  clients: number;
+  /** What a job carries. */
+  data: (i: number) => Record<string, unknown>;
+  /** What the worker does with it (through the job's runner); returns an error message or null. */
+  process: (data: Record<string, unknown>, runner: JobRunner) => Promise<string | null>;
+}
+
+async function workerPath(host: OnnxModelHost, c: WorkerCase, batching: boolean, redisUrl: string): Promise<Row> {
+  const prefix = `bench_batching_${randomBytes(4).toString('hex')}`;
+  const queueName = `inference-bench`;
+  const connections: Redis[] = [createRedis(redisUrl, 'bench-queue'), createRedis(redisUrl, 'bench-worker')];
+  const runner = new BatchingRunner(host, { enabled: batching, policy: () => batchingOf(c.model) });
+  const concurrency = poolConcurrency(4, [c.model.config.maxBatchSize], true);
+  const waiting = new Map<string, { resolve: (batch: number) => void; reject: (e: Error) => void }>();
+  const queue = new Queue(queueName, { connection: connections[0]!, prefix });
+  const worker = new Worker(
+    queueName,
+    async (job: Job<Record<string, unknown>>) => {
+      const jobRunner = runner.forJob();
+      const error = await c.process(job.data, jobRunner);
+      if (error) throw new Error(error);
+      return jobRunner.facts().batchSize;
+    },
+    { connection: connections[1]!, prefix, concurrency },
+  );
+  worker.on('completed', (job, batch: number) => waiting.get(job.id ?? '')?.resolve(batch));
+  worker.on('failed', (job, e) => waiting.get(job?.id ?? '')?.reject(e));
+  await worker.waitUntilReady();
+
+  let next = 0;
+  let failures = 0;
+  const latencies: number[] = [];
+  const batches: number[] = [];
+  const drive = async (count: number, record: boolean): Promise<void> => {
+    const client = async (): Promise<void> => {
+      while (next < count) {
+        const i = next++;
+        const id = `${record ? 'j' : 'w'}${i}`;
+        const t0 = performance.now();
+        const done = new Promise<number>((resolve, reject) => waiting.set(id, { resolve, reject }));
+        try {
+          await queue.add('predict', c.data(i), { jobId: id, removeOnComplete: true, removeOnFail: true });
+          const batch = await done;
+          if (record) {
+            latencies.push(performance.now() - t0);
+            batches.push(batch);
+          }
+        } catch {
+          if (record) failures++;
+        } finally {
+          waiting.delete(id);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: c.clients }, client));
+  };
+  try {
+    await drive(Math.min(c.jobs, c.clients * 5), false);
+    next = 0;
+    const started = performance.now();
+    await drive(c.jobs, true);
+    const wallMs = performance.now() - started;
+    return summarise(
+      {
+        model: c.label,
+        variant: batching ? 'worker, batching on' : 'worker, batching off',
+        batch: batching ? `<=${c.model.config.maxBatchSize}` : '1',
+        callers: c.clients,
+        items: c.jobs,
+        failures,
+        meanBatch: round2(batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length)),
+      },
+      wallMs,
+      latencies,
+    );
+  } finally {
+    await worker.close();
+    runner.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    for (const r of connections) r.disconnect();
+  }
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+function intFlag(v: string | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--${name} must be a positive integer`);
+  return Number(v);
+}
+
+function printTable(rows: Row[]): void {
+  const head = ['model', 'variant', 'batch', 'callers', 'items', 'failed', 'items/s', 'p50 ms', 'p95 ms', 'p99 ms', 'mean batch'];
+  const cells = rows.map((r) => [r.model, r.variant, r.batch, String(r.callers), String(r.items), String(r.failures), r.itemsPerS.toFixed(1), r.p50.toFixed(2), r.p95.toFixed(2), r.p99.toFixed(2), r.meanBatch.toFixed(2)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((x, i) => (i < 3 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+}
+
+const MODELS = ['dense', 'tiny', 'rec'] as const;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      'dense-jobs': { type: 'string' },
+      'tiny-jobs': { type: 'string' },
+      'rec-jobs': { type: 'string' },
+      'clients-factor': { type: 'string' },
+      'dense-delay-ms': { type: 'string' },
+      'intra-op-threads': { type: 'string' },
+      only: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const env = readProcessEnv();
+  const denseJobs = intFlag(values['dense-jobs'], 6_000, 'dense-jobs');
+  const tinyJobs = intFlag(values['tiny-jobs'], 10_000, 'tiny-jobs');
+  const recJobs = intFlag(values['rec-jobs'], 120, 'rec-jobs');
+  const factor = intFlag(values['clients-factor'], 2, 'clients-factor');
+  const threads = intFlag(values['intra-op-threads'], 1, 'intra-op-threads');
+  const denseDelay = values['dense-delay-ms'] === undefined ? undefined : Number(values['dense-delay-ms']);
+  if (denseDelay !== undefined && !(denseDelay >= 0)) throw new Error('--dense-delay-ms must be a number >= 0');
+  const only = new Set(values.only ? values.only.split(',') : MODELS);
+  for (const m of only) if (!(MODELS as readonly string[]).includes(m)) throw new Error(`--only: unknown model ${m} (${MODELS.join(', ')})`);
+  const log = (m: string) => {
+    if (!values.json) console.error(`bench: ${m}`);
+  };
+
+  const dir = mkdtempSync(join(tmpdir(), 'stratum-bench-batching-'));
+  const host = new OnnxModelHost();
+  const rows: Row[] = [];
+  const load = { executionProviders: env.ORT_EXECUTION_PROVIDERS, intraOpThreads: threads };
+  try {
+    if (only.has('dense')) {
+      // The small model: max batch 32, its max_queue_delay_ms (or --dense-delay-ms).
+      const base = DENSE_MODEL.entry(join(dir, 'dense.onnx'));
+      const dense: ModelEntry = { ...base, config: { ...base.config, intraOpThreads: threads, ...(denseDelay !== undefined ? { maxQueueDelayMs: denseDelay } : {}) } };
+      const host0 = await host.load(dense, load);
+      const inputSize = DENSE_MLP_SPEC.sizes[0]!;
+      const outputSize = DENSE_MLP_SPEC.sizes.at(-1)!;
+      const feeds = { x: float32Tensor([1, inputSize], denseMlpInput(0)) };
+      const max = dense.config.maxBatchSize;
+      log(`dense-mlp on ${host0.provider}: raw loops (${denseJobs} items each)`);
+      rows.push(await raw(host, dense, 'dense-mlp', feeds, denseJobs, 1));
+      rows.push(await raw(host, dense, 'dense-mlp', feeds, denseJobs, max));
+      const denseCase: WorkerCase = {
+        label: 'dense-mlp',
+        model: dense,
+        jobs: denseJobs,
+        clients: factor * max,
+        data: (i) => ({ x: denseMlpInput(i) }),
+        async process(data, runner) {
+          const out = await runner.run(dense, { x: float32Tensor([1, inputSize], data['x'] as number[]) });
+          const y = out[DENSE_OUTPUT_NAME];
+          return y && y.data.length === outputSize && y.dims[0] === 1 ? null : 'bad output';
+        },
+      };
+      for (const on of [true, false]) {
+        log(`dense-mlp: worker path, batching ${on ? 'on' : 'off'} (${denseJobs} jobs, ${denseCase.clients} clients)`);
+        rows.push(await workerPath(host, denseCase, on, env.REDIS_URL));
+      }
+      await host.unload(dense);
+    }
+
+    if (only.has('tiny')) {
+      // The queue ceiling: the tiny classifier (0.01-0.05 ms a call) and the same jobs with no model call.
+      const base = TINY_MODEL.entry(join(dir, 'tiny.onnx'));
+      const tiny: ModelEntry = { ...base, config: { ...base.config, maxBatchSize: 32, intraOpThreads: threads } };
+      await host.load(tiny, load);
+      const tinyCase: WorkerCase = {
+        label: 'tiny (queue ceiling)',
+        model: tiny,
+        jobs: tinyJobs,
+        clients: factor * tiny.config.maxBatchSize,
+        data: (i) => ({ x: [Math.sin(i), Math.cos(i), 0.5, -0.25] }),
+        async process(data, runner) {
+          const out = await runner.run(tiny, { x: float32Tensor([1, TINY_CLASSIFIER_SPEC.inputSize], data['x'] as number[]) });
+          const p = out['probs']?.data as Float32Array | undefined;
+          return p && p.length === TINY_CLASSIFIER_SPEC.classes && Math.abs(p[0]! + p[1]! + p[2]! - 1) < 1e-5 ? null : 'bad output';
+        },
+      };
+      log(`tiny: raw loop (${tinyJobs} items)`);
+      rows.push(await raw(host, tiny, tinyCase.label, { x: float32Tensor([1, TINY_CLASSIFIER_SPEC.inputSize], [0.5, -1, 0.25, 2]) }, tinyJobs, 1));
+      for (const on of [true, false]) {
+        log(`tiny: worker path, batching ${on ? 'on' : 'off'} (${tinyJobs} jobs, ${tinyCase.clients} clients)`);
+        rows.push(await workerPath(host, tinyCase, on, env.REDIS_URL));
+      }
+      log(`queue only, no model call`);
+      const queueOnly = await workerPath(host, { ...tinyCase, process: async () => null }, false, env.REDIS_URL);
+      rows.push({ ...queueOnly, model: 'queue only (no model)', variant: 'worker', batch: '-', meanBatch: 0 });
+      await host.unload(tiny);
+    }
+
+    if (only.has('rec')) {
+      // ppocr-rec on examples/hello.png: the exact tensor ocr-line builds. Its config batches on
+      // GPUs only (max_batch_size_cpu 1); here batching is forced to max_batch_size for the record.
+      const shipped = findShippedModel('ppocr-rec');
+      if (!shipped) throw new Error('ppocr-rec is not in the catalogue');
+      const rec: ModelEntry = { ...shipped, config: { ...shipped.config, intraOpThreads: threads } };
+      const status = await host.load(rec, load);
+      const image = (await readFile(join(repoRoot(), 'examples', 'hello.png'))).toString('base64');
+      const tensorParams = OCR_LINE_V1.nodes.find((n) => n.op === 'image.to_tensor')?.params as unknown as ToTensorParams;
+      const recFeeds = { x: await imageToTensor(await decodeImage(decodeBase64Image(image)), tensorParams) };
+      const recMax = rec.config.maxBatchSize;
+      log(`ppocr-rec on ${status.provider} (configured batch there: ${batchingOf(rec, status.provider).maxBatchSize}): raw loops (${recJobs} items each, tensor [${recFeeds.x.dims.join(',')}])`);
+      rows.push(await raw(host, rec, 'ppocr-rec', recFeeds, recJobs, 1));
+      rows.push(await raw(host, rec, 'ppocr-rec', recFeeds, recJobs, recMax));
+      const recCase: WorkerCase = {
+        label: 'ppocr-rec',
+        model: rec,
+        jobs: recJobs,
+        clients: factor * recMax,
+        data: () => ({ image }),
+        async process(data, runner) {
+          const r = await runPipeline(OCR_LINE_V1, { image: data['image'] }, runner);
+          const text = (r.output as { text?: unknown }).text;
+          return text === EXPECTED_TEXT ? null : `read ${JSON.stringify(text)}`;
+        },
+      };
+      for (const on of [true, false]) {
+        log(`ppocr-rec: worker path, batching ${on ? 'forced on' : 'off'} (${recJobs} jobs, ${recCase.clients} clients)`);
+        const row = await workerPath(host, recCase, on, env.REDIS_URL);
+        rows.push(on ? { ...row, variant: 'worker, batching on (forced)' } : row);
+      }
+    }
+  } finally {
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const find = (model: string, variant: string, batch?: string) => rows.find((r) => r.model === model && r.variant.startsWith(variant) && (batch === undefined || r.batch === batch));
+  const ratios: Record<string, Record<string, number>> = {};
+  for (const model of ['dense-mlp', 'ppocr-rec']) {
+    const on = find(model, 'worker, batching on');
+    const off = find(model, 'worker, batching off');
+    const raw1 = find(model, 'raw', '1');
+    const rawMax = rows.find((r) => r.model === model && r.variant === 'raw' && r.batch !== '1');
+    if (!on || !off || !raw1 || !rawMax) continue;
+    ratios[model] = {
+      onOverOffThroughput: round2(on.itemsPerS / off.itemsPerS),
+      onOverOffP95: round2(on.p95 / off.p95),
+      workerOffOverRawB1: round2(off.itemsPerS / raw1.itemsPerS),
+      workerOnOverRawMax: round2(on.itemsPerS / rawMax.itemsPerS),
+      rawMaxOverRawB1: round2(rawMax.itemsPerS / raw1.itemsPerS),
+    };
+  }
+  const queue = find('queue only (no model)', 'worker');
+  const failures = rows.reduce((n, r) => n + r.failures, 0);
+  const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, intraOpThreads: threads, loadAverage: loadavg().map((l) => round2(l)) };
+  if (values.json) console.log(JSON.stringify({ machine, rows, ratios, queueCeilingJobsPerS: queue?.itemsPerS ?? null, failures }, null, 2));
+  else {
+    console.log('raw: latency per session.run call (one caller); worker: latency per job, add -> completed (concurrent clients)');
+    printTable(rows);
+    for (const [model, r] of Object.entries(ratios)) {
+      console.log(
+        `${model}: batching on/off throughput ${r['onOverOffThroughput']!.toFixed(2)}x, p95 on/off ${r['onOverOffP95']!.toFixed(2)}; ` +
+          `worker/raw: off vs raw b1 ${r['workerOffOverRawB1']!.toFixed(2)}, on vs raw max batch ${r['workerOnOverRawMax']!.toFixed(2)}; raw max batch/b1 ${r['rawMaxOverRawB1']!.toFixed(2)}x`,
+      );
+    }
+    if (queue) console.log(`queue ceiling (BullMQ add -> worker -> completed, no model call, clients and worker in this process): ${queue.itemsPerS.toFixed(0)} jobs/s = ${(1000 / queue.itemsPerS).toFixed(3)} ms per job`);
+    // Where a job's time goes: onnxruntime-node runs on the event loop's thread, so per job the
+    // worker path costs its model share (from the raw loop at the same batch) plus everything else.
+    for (const model of Object.keys(ratios)) {
+      const parts = (variant: string, rawBatch: (r: Row) => boolean) => {
+        const w = find(model, variant);
+        const r = rows.find((x) => x.model === model && x.variant === 'raw' && rawBatch(x));
+        if (!w || !r) return null;
+        const job = 1000 / w.itemsPerS;
+        const m = 1000 / r.itemsPerS;
+        return `${job.toFixed(3)} ms = model ${m.toFixed(3)} + queue/other ${(job - m).toFixed(3)}`;
+      };
+      console.log(`${model} per job: batching on ${parts('worker, batching on', (x) => x.batch !== '1') ?? '-'}; off ${parts('worker, batching off', (x) => x.batch === '1') ?? '-'}`);
+    }
+    console.log(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, load average ${machine.loadAverage.join(' ')}; intra-op threads ${threads} for raw and worker alike`);
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(2);
+  },
+);
