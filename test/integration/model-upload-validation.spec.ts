@@ -35,6 +35,21 @@ function oneNodeModel(opType: string, dims: (number | string)[]): Uint8Array {
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
 
+/** Loads fine, but `Reshape` of a 1-element warm-up input to [5] fails at run time. */
+function failsAtRunModel(): Uint8Array {
+  const vi = (name: string, dims: (number | string)[]) => ({
+    name,
+    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  });
+  const shape = { name: 'target', dataType: onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [5] };
+  const model: onnxProto.onnx.IModelProto = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: { name: 'g', node: [{ opType: 'Reshape', input: ['x', 'target'], output: ['y'] }], initializer: [shape], input: [vi('x', ['n'])], output: [vi('y', [5])] },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
 async function fileWith(bytes: Uint8Array, name: string): Promise<string> {
   const p = join(dir, name);
   await writeFile(p, bytes);
@@ -110,6 +125,13 @@ describe('validating in an isolated process', () => {
     const r = await refusal(validateModelFile(p, limits));
     expect(r.reason).toBe('load_failed');
     expect(r.detail).toMatch(/NoSuchOperator/);
+  });
+
+  it('refuses a model that loads but fails the warm-up run a worker would do', async () => {
+    const p = await fileWith(failsAtRunModel(), 'fails-at-run.onnx');
+    const r = await refusal(validateModelFile(p, limits));
+    expect(r.reason).toBe('warmup_failed');
+    expect(r.detail).toMatch(/warm-up/);
   });
 
   it('kills the validator past its memory limit', async () => {

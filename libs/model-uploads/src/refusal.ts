@@ -9,6 +9,7 @@ export type RefusalReason =
   | 'unsupported_type'
   | 'absurd_shape'
   | 'load_failed'
+  | 'warmup_failed'
   | 'timeout'
   | 'memory_limit'
   | 'validator_crashed';

@@ -6,15 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
+import { warmupFeeds, type ModelSignature } from '#libs/models';
 import { checkOnnxBytes } from './checks.js';
 
-interface Spec {
-  name: string;
-  dtype: string;
-  shape: (number | string | null)[];
-}
-
-function specOf(meta: InferenceSession.ValueMetadata): Spec {
+function specOf(meta: InferenceSession.ValueMetadata): ModelSignature['inputs'][number] {
   if (!meta.isTensor) return { name: meta.name, dtype: 'non-tensor', shape: [] };
   return { name: meta.name, dtype: meta.type, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : null)) };
 }
@@ -29,7 +24,17 @@ async function main(path: string): Promise<unknown> {
   } catch (e) {
     return { ok: false, reason: 'load_failed', message: `onnxruntime could not load the model: ${e instanceof Error ? e.message : String(e)}` };
   }
-  const signature = { inputs: session.inputMetadata.map(specOf), outputs: session.outputMetadata.map(specOf) };
+  const signature: ModelSignature = { inputs: session.inputMetadata.map(specOf), outputs: session.outputMetadata.map(specOf) };
+  // The same zero-input warm-up a worker runs before it serves the model (dynamic
+  // dimensions = 1): a model that cannot pass it would never become ready.
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(warmupFeeds('auto', signature))) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
+    await session.run(feeds);
+  } catch (e) {
+    await session.release();
+    return { ok: false, reason: 'warmup_failed', message: `The model failed its warm-up run (zeros, dynamic dimensions = 1): ${e instanceof Error ? e.message : String(e)}` };
+  }
   await session.release();
   return { ok: true, signature };
 }
