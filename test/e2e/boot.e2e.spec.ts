@@ -38,17 +38,20 @@ describe('autoscaler', () => {
     const app = await startApp('autoscaler', { REDIS_PREFIX: prefix, AUTOSCALER_INTERVAL_MS: '200', AUTOSCALER_TARGET_BACKLOG_PER_WORKER: '8', AUTOSCALER_MAX_WORKERS: '10', LOG_LEVEL: 'log' });
     try {
       const wantsThree = /stratum_autoscaler_desired_workers\{[^}]*pool="ocr"[^}]*\} 3/;
+      // The tenant pool (uploaded models) is scaled too: empty, so the minimum of 1.
+      const tenantWantsOne = /stratum_autoscaler_desired_workers\{[^}]*pool="tenant"[^}]*\} 1/;
       let metrics = '';
       // Poll the exported gauge until the scaler's loop has read the queue (bounded).
       for (let i = 0; i < 100; i++) {
         metrics = await (await fetch(`${app.url}/metrics`)).text();
-        if (wantsThree.test(metrics)) break;
+        if (wantsThree.test(metrics) && tenantWantsOne.test(metrics)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       // ceil(20 waiting / 8 per worker) = 3
       expect(metrics).toMatch(wantsThree);
       expect(metrics).toMatch(/stratum_queue_jobs\{[^}]*pool="ocr"[^}]*state="waiting"[^}]*\} 20/);
       expect(app.output()).toContain('pool ocr: backlog 20, active 0 → wants 3 worker(s)');
+      expect(metrics).toMatch(tenantWantsOne);
     } finally {
       expect(await app.stop()).toBe(0);
       await queue.close();

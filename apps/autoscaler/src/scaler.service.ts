@@ -2,7 +2,7 @@ import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } fro
 import { Gauge } from 'prom-client';
 import { AppConfig } from '#libs/config';
 import { MetricsRegistry } from '#libs/metrics';
-import { poolsOf, SHIPPED_MODELS } from '#libs/models';
+import { ModelCatalogue, TENANT_POOL } from '#libs/model-registry';
 import { InferenceQueues, registerQueueDepthGauge } from '#libs/queue';
 import { desiredWorkers, type ScalingPolicy } from '#libs/scaling';
 
@@ -14,7 +14,8 @@ import { desiredWorkers, type ScalingPolicy } from '#libs/scaling';
 export class ScalerService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Autoscaler');
   private readonly desired: Gauge<'pool'>;
-  private readonly pools = poolsOf(SHIPPED_MODELS);
+  /** The catalogue's pools (built-in + MODEL_REPOSITORY) and the tenant pool; read at start-up. */
+  private pools: string[] = [];
   private readonly policy: ScalingPolicy;
   private readonly last = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -38,7 +39,9 @@ export class ScalerService implements OnModuleInit, OnApplicationShutdown {
     return this.lastTickOk;
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    const catalogue = await ModelCatalogue.load(this.config.env.MODEL_REPOSITORY);
+    this.pools = [...new Set([...catalogue.pools(), TENANT_POOL])];
     const loop = async () => {
       await this.tick();
       this.timer = setTimeout(() => void loop(), this.config.env.AUTOSCALER_INTERVAL_MS);
