@@ -18,7 +18,6 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { ApiKeyGuard, ApiKeysModule, ApiKeyVerifier, digestApiKey, generateApiKey } from '#libs/api-keys';
 import { ConfigModule, parseEnv, readProcessEnv } from '#libs/config';
 import { DbModule, uuidv7 } from '#libs/db';
@@ -27,6 +26,7 @@ import { MetricsModule } from '#libs/metrics';
 import { RedisModule } from '#libs/redis';
 import { seedDemo } from '../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
+import { dropRedisPrefix } from '../test/support/redis.js';
 
 const PEPPER = 'bench-pepper-' + 'x'.repeat(32);
 
@@ -197,10 +197,7 @@ async function main(): Promise<number> {
   } finally {
     await app?.close();
     await db.drop();
-    const redis = new Redis(readProcessEnv().REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await dropRedisPrefix(prefix);
   }
 }
 

@@ -18,6 +18,7 @@ import { AuthService } from '../../apps/gateway/src/auth/auth.service.js';
 import { OrgController, OrgsController } from '../../apps/gateway/src/orgs/orgs.controller.js';
 import { OrgsService } from '../../apps/gateway/src/orgs/orgs.service.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 export const PEPPER = 'accounts-pepper-' + 'x'.repeat(32);
 
@@ -68,8 +69,7 @@ export async function startAccountsApp(label: string, extra: Record<string, stri
     prefix,
     async close() {
       await app.close();
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
+      await dropRedisPrefix(prefix, redis);
       redis.disconnect();
       await db.drop();
     },

@@ -3,19 +3,16 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { readProcessEnv } from '#libs/config';
 import { INFERENCE_JOB_NAME, inferenceQueueName } from '#libs/queue';
 import { startApp, type AppName } from '../support/processes.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 const prefix = `boot_${randomBytes(4).toString('hex')}`;
 const redisUrl = readProcessEnv().REDIS_URL;
 
 afterAll(async () => {
-  const redis = new Redis(redisUrl);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await dropRedisPrefix(prefix);
 });
 
 describe('configuration is validated at boot', () => {

@@ -12,6 +12,7 @@ import { uuidv7 } from '#libs/db';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 const PEPPER = 'revocation-pepper-' + 'x'.repeat(32);
 const THROTTLE = 6;
@@ -57,8 +58,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const codes = await Promise.all(gateways.map((g) => g.stop()));
   await db?.drop();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await dropRedisPrefix(prefix, redis);
   redis.disconnect();
   expect(codes).toEqual([0, 0]);
 });

@@ -9,15 +9,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import onnxProto from 'onnx-proto';
 import { digestApiKey, generateApiKey } from '#libs/api-keys';
-import { readProcessEnv } from '#libs/config';
 import { uuidv7, type PrismaClient } from '#libs/db';
 import { buildTinyClassifier, tinyClassifierReference, TINY_CLASSIFIER_SPEC, type TinyClassifierSpec } from '#libs/models';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 const { onnx } = onnxProto;
 const PEPPER = 'e2e-uploads-pepper-' + 'x'.repeat(32);
@@ -100,10 +99,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([gateway?.stop(), worker?.stop()]);
   await db?.drop();
-  const redis = new Redis(readProcessEnv().REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await dropRedisPrefix(prefix);
   if (storage) rmSync(storage, { recursive: true, force: true });
 });
 

@@ -7,14 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { digestApiKey, generateApiKey } from '#libs/api-keys';
-import { readProcessEnv } from '#libs/config';
 import { uuidv7 } from '#libs/db';
 import { writeTinyRepository } from '#libs/models';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, waitAlive, type RunningApp } from '../support/processes.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 const PEPPER = 'e2e-models-pepper-' + 'x'.repeat(32);
 let db: TestDatabase;
@@ -78,10 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([gateway?.stop(), worker?.stop()]);
   await db?.drop();
-  const redis = new Redis(readProcessEnv().REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await dropRedisPrefix(prefix);
   if (repo) rmSync(repo, { recursive: true, force: true });
 });
 

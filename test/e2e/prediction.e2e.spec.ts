@@ -5,13 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { digestApiKey, generateApiKey } from '#libs/api-keys';
-import { readProcessEnv } from '#libs/config';
 import { repoRoot, uuidv7 } from '#libs/db';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { freePort, startApp, waitAlive, type RunningApp } from '../support/processes.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 const PEPPER = 'e2e-pepper-' + 'x'.repeat(32);
 const BODY_LIMIT = 2 * 1024 * 1024;
@@ -95,10 +94,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const codes = await Promise.all([gateway?.stop(), worker?.stop()]);
   await db?.drop();
-  const redis = new Redis(readProcessEnv().REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await dropRedisPrefix(prefix);
   // A clean shutdown on SIGTERM exits 0.
   expect(codes).toEqual([0, 0]);
 });

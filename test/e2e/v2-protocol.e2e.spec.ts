@@ -7,14 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { digestApiKey, generateApiKey } from '#libs/api-keys';
-import { readProcessEnv } from '#libs/config';
 import { uuidv7 } from '#libs/db';
 import { tinyClassifierReference, TINY_CLASSIFIER_SPEC, writeTinyRepository, type TinyClassifierSpec } from '#libs/models';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 const PEPPER = 'e2e-v2-pepper-' + 'x'.repeat(32);
 // Version 2 has other weights than version 1, so the outputs tell which version ran.
@@ -99,10 +98,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([gateway?.stop(), worker?.stop()]);
   await db?.drop();
-  const redis = new Redis(readProcessEnv().REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await dropRedisPrefix(prefix);
   if (repo) rmSync(repo, { recursive: true, force: true });
 });
 

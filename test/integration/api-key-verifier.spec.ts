@@ -11,6 +11,7 @@ import { ProblemError } from '#libs/errors';
 import { RedisClient } from '#libs/redis';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { dropRedisPrefix } from '../support/redis.js';
 
 const PEPPER = 'verifier-pepper-' + 'x'.repeat(32);
 const THROTTLE = 4;
@@ -127,8 +128,7 @@ afterAll(async () => {
     await s.verifier.onModuleDestroy();
     if (s.redis !== redis) await s.redis.onApplicationShutdown();
   }
-  const keys = await redis.redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.redis.del(...keys);
+  await dropRedisPrefix(prefix, redis.redis);
   await redis.onApplicationShutdown();
   await db?.drop();
 });

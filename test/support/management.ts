@@ -1,14 +1,13 @@
 // Helpers for the management-API suites: a gateway process on its own schema and Redis
 // prefix, an HTTP client that speaks session cookie + CSRF or API key, and fixtures.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { digestApiKey, generateApiKey, type KeyMode } from '#libs/api-keys';
-import { readProcessEnv } from '#libs/config';
 import { uuidv7, type PrismaClient } from '#libs/db';
 import { hashPassword } from '#libs/identity';
 import { PLANS } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startApp, type RunningApp } from './processes.js';
+import { dropRedisPrefix } from './redis.js';
 
 export const PEPPER = 'mgmt-e2e-pepper-' + 'm'.repeat(32);
 export const PASSWORD = 'correct horse battery staple';
@@ -75,10 +74,7 @@ export async function startManagementEnv(label: string): Promise<Env> {
     async stop() {
       await gateway.stop();
       await db.drop();
-      const redis = new Redis(readProcessEnv().REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
+      await dropRedisPrefix(prefix);
     },
   };
 }
