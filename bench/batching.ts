@@ -1,6 +1,10 @@
 // Dynamic batching benchmark (`npm run build && node dist/bench/batching.js`), all in one run:
-//   dense-mlp  the "small model": a weight-heavy MLP built in code (12.9 MB of float32, see
-//              libs/models/src/dense-model.ts), memory-bound at batch 1, where batching pays on a CPU;
+//   wide       dense-mlp-wide, the "small model": a weight-heavy MLP built in code (76 MB of
+//              float32, DENSE_MLP_WIDE_SPEC in libs/models/src/dense-model.ts), memory-bound at
+//              batch 1 (batching pays on a CPU) and about 1 ms of compute per item at batch 32, so
+//              the worker/raw ratio measures the worker's overhead, not BullMQ's fixed cost per job;
+//   dense      dense-mlp (12.9 MB, ~0.1 ms per item at batch 32): cheaper per item than a job's
+//              queue work (~0.6 ms), so its worker rows show the queue ceiling, not the model;
 //   tiny       the tiny classifier (negligible compute): the queue ceiling;
 //   ppocr-rec  PaddleOCR recognition (compute-bound): batching forced on vs off, for the record
 //              (its config batches on GPUs only: max_batch_size_cpu 1).
@@ -11,16 +15,17 @@
 //               (real Redis, own prefix) and wait for their completion; an in-process BullMQ
 //               Worker (concurrency from poolConcurrency and the worker app's options) runs each
 //               job through the BatchingRunner, with batching on, then off (items/s; latency
-//               per job, from add to completed). Dense and tiny jobs carry their input floats;
+//               per job, from add to completed). Sessions run as in the worker app: in a
+//               session thread (ThreadedModelHost, ORT_SESSION_THREADS=on) unless --sessions inline. Dense and tiny jobs carry their input floats;
 //               ppocr-rec jobs carry examples/hello.png and run the ocr-line pipeline.
 // Prints a table and the ratios batching-on/off and worker/raw at the same batch size.
 // Postgres is not used: the prediction rows a real job writes cost the same with and without
 // batching (bench/predict-throughput.ts measures the HTTP + database path).
 //
-// Flags: --dense-jobs N (6000) --tiny-jobs N (10000) --rec-jobs N (120) --clients-factor N (2:
-//        clients = factor x max batch) --dense-delay-ms X (the model's max_queue_delay_ms)
-//        --intra-op-threads N (all models; default 1: onnxruntime-node runs on the event loop's
-//        thread, see README) --only dense,tiny,rec --json
+// Flags: --wide-jobs N (1024) --dense-jobs N (6000) --tiny-jobs N (10000) --rec-jobs N (120)
+//        --clients-factor N (2: clients = factor x max batch) --dense-delay-ms X (both dense
+//        models' max_queue_delay_ms) --intra-op-threads N (all models; default 1, raw and worker
+//        alike) --sessions threads|inline (worker path; default threads) --only wide,dense,tiny,rec --json
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -39,9 +44,12 @@ import {
   DENSE_OUTPUT_NAME,
   denseMlpInput,
   elementCount,
+  DENSE_MLP_WIDE_SPEC,
   findShippedModel,
   float32Tensor,
   OnnxModelHost,
+  ThreadedModelHost,
+  type DenseMlpSpec,
   TINY_CLASSIFIER_SPEC,
   TINY_MODEL,
   type ModelEntry,
@@ -211,24 +219,27 @@ function printTable(rows: Row[]): void {
   for (const c of cells) console.log(line(c));
 }
 
-const MODELS = ['dense', 'tiny', 'rec'] as const;
+const MODELS = ['wide', 'dense', 'tiny', 'rec'] as const;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
+      'wide-jobs': { type: 'string' },
       'dense-jobs': { type: 'string' },
       'tiny-jobs': { type: 'string' },
       'rec-jobs': { type: 'string' },
       'clients-factor': { type: 'string' },
       'dense-delay-ms': { type: 'string' },
       'intra-op-threads': { type: 'string' },
+      sessions: { type: 'string', default: 'threads' },
       only: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
   });
   const env = readProcessEnv();
+  const wideJobs = intFlag(values['wide-jobs'], 1_024, 'wide-jobs');
   const denseJobs = intFlag(values['dense-jobs'], 6_000, 'dense-jobs');
   const tinyJobs = intFlag(values['tiny-jobs'], 10_000, 'tiny-jobs');
   const recJobs = intFlag(values['rec-jobs'], 120, 'rec-jobs');
@@ -236,6 +247,8 @@ async function main(): Promise<number> {
   const threads = intFlag(values['intra-op-threads'], 1, 'intra-op-threads');
   const denseDelay = values['dense-delay-ms'] === undefined ? undefined : Number(values['dense-delay-ms']);
   if (denseDelay !== undefined && !(denseDelay >= 0)) throw new Error('--dense-delay-ms must be a number >= 0');
+  if (values.sessions !== 'threads' && values.sessions !== 'inline') throw new Error('--sessions must be threads or inline');
+  const threadedSessions = values.sessions === 'threads';
   const only = new Set(values.only ? values.only.split(',') : MODELS);
   for (const m of only) if (!(MODELS as readonly string[]).includes(m)) throw new Error(`--only: unknown model ${m} (${MODELS.join(', ')})`);
   const log = (m: string) => {
@@ -243,46 +256,60 @@ async function main(): Promise<number> {
   };
 
   const dir = mkdtempSync(join(tmpdir(), 'stratum-bench-batching-'));
+  // Raw loops: the in-process host (session.run on this thread, nothing else running).
+  // Worker path: the host the worker app uses (ORT_SESSION_THREADS: a thread per session).
   const host = new OnnxModelHost();
+  const workerHost = threadedSessions ? new ThreadedModelHost() : host;
   const rows: Row[] = [];
   const load = { executionProviders: env.ORT_EXECUTION_PROVIDERS, intraOpThreads: threads };
-  try {
-    if (only.has('dense')) {
-      // The small model: max batch 32, its max_queue_delay_ms (or --dense-delay-ms).
-      const base = DENSE_MODEL.entry(join(dir, 'dense.onnx'));
-      const dense: ModelEntry = { ...base, config: { ...base.config, intraOpThreads: threads, ...(denseDelay !== undefined ? { maxQueueDelayMs: denseDelay } : {}) } };
-      const host0 = await host.load(dense, load);
-      const inputSize = DENSE_MLP_SPEC.sizes[0]!;
-      const outputSize = DENSE_MLP_SPEC.sizes.at(-1)!;
-      const feeds = { x: float32Tensor([1, inputSize], denseMlpInput(0)) };
-      const max = dense.config.maxBatchSize;
-      log(`dense-mlp on ${host0.provider}: raw loops (${denseJobs} items each)`);
-      rows.push(await raw(host, dense, 'dense-mlp', feeds, denseJobs, 1));
-      rows.push(await raw(host, dense, 'dense-mlp', feeds, denseJobs, max));
-      const denseCase: WorkerCase = {
-        label: 'dense-mlp',
-        model: dense,
-        jobs: denseJobs,
-        clients: factor * max,
-        data: (i) => ({ x: denseMlpInput(i) }),
-        async process(data, runner) {
-          const out = await runner.run(dense, { x: float32Tensor([1, inputSize], data['x'] as number[]) });
-          const y = out[DENSE_OUTPUT_NAME];
-          return y && y.data.length === outputSize && y.dims[0] === 1 ? null : 'bad output';
-        },
-      };
-      for (const on of [true, false]) {
-        log(`dense-mlp: worker path, batching ${on ? 'on' : 'off'} (${denseJobs} jobs, ${denseCase.clients} clients)`);
-        rows.push(await workerPath(host, denseCase, on, env.REDIS_URL));
-      }
-      await host.unload(dense);
+  const loadBoth = async (m: ModelEntry) => {
+    const s = await host.load(m, load);
+    if (workerHost !== host) await workerHost.load(m, load);
+    return s;
+  };
+  const unloadBoth = async (m: ModelEntry) => {
+    await host.unload(m);
+    if (workerHost !== host) await workerHost.unload(m);
+  };
+  const denseRows = async (label: string, name: string, spec: DenseMlpSpec, jobs: number) => {
+    // Max batch 32, max_queue_delay_ms 2 (or --dense-delay-ms).
+    const base = DENSE_MODEL.entry(join(dir, `${name}.onnx`), spec, {}, name);
+    const dense: ModelEntry = { ...base, config: { ...base.config, intraOpThreads: threads, ...(denseDelay !== undefined ? { maxQueueDelayMs: denseDelay } : {}) } };
+    const host0 = await loadBoth(dense);
+    const inputSize = spec.sizes[0]!;
+    const outputSize = spec.sizes.at(-1)!;
+    const feeds = { x: float32Tensor([1, inputSize], denseMlpInput(0, inputSize)) };
+    const max = dense.config.maxBatchSize;
+    log(`${label} (${spec.sizes.join('-')}) on ${host0.provider}: raw loops (${jobs} items each)`);
+    rows.push(await raw(host, dense, label, feeds, jobs, 1));
+    rows.push(await raw(host, dense, label, feeds, jobs, max));
+    const denseCase: WorkerCase = {
+      label,
+      model: dense,
+      jobs,
+      clients: factor * max,
+      data: (i) => ({ x: denseMlpInput(i, inputSize) }),
+      async process(data, runner) {
+        const out = await runner.run(dense, { x: float32Tensor([1, inputSize], data['x'] as number[]) });
+        const y = out[DENSE_OUTPUT_NAME];
+        return y && y.data.length === outputSize && y.dims[0] === 1 ? null : 'bad output';
+      },
+    };
+    for (const on of [true, false]) {
+      log(`${label}: worker path, batching ${on ? 'on' : 'off'} (${jobs} jobs, ${denseCase.clients} clients)`);
+      rows.push(await workerPath(workerHost, denseCase, on, env.REDIS_URL));
     }
+    await unloadBoth(dense);
+  };
+  try {
+    if (only.has('wide')) await denseRows('dense-mlp-wide', 'dense-mlp-wide', DENSE_MLP_WIDE_SPEC, wideJobs);
+    if (only.has('dense')) await denseRows('dense-mlp (queue ceiling)', 'dense-mlp', DENSE_MLP_SPEC, denseJobs);
 
     if (only.has('tiny')) {
       // The queue ceiling: the tiny classifier (0.01-0.05 ms a call) and the same jobs with no model call.
       const base = TINY_MODEL.entry(join(dir, 'tiny.onnx'));
       const tiny: ModelEntry = { ...base, config: { ...base.config, maxBatchSize: 32, intraOpThreads: threads } };
-      await host.load(tiny, load);
+      await loadBoth(tiny);
       const tinyCase: WorkerCase = {
         label: 'tiny (queue ceiling)',
         model: tiny,
@@ -299,12 +326,12 @@ async function main(): Promise<number> {
       rows.push(await raw(host, tiny, tinyCase.label, { x: float32Tensor([1, TINY_CLASSIFIER_SPEC.inputSize], [0.5, -1, 0.25, 2]) }, tinyJobs, 1));
       for (const on of [true, false]) {
         log(`tiny: worker path, batching ${on ? 'on' : 'off'} (${tinyJobs} jobs, ${tinyCase.clients} clients)`);
-        rows.push(await workerPath(host, tinyCase, on, env.REDIS_URL));
+        rows.push(await workerPath(workerHost, tinyCase, on, env.REDIS_URL));
       }
       log(`queue only, no model call`);
-      const queueOnly = await workerPath(host, { ...tinyCase, process: async () => null }, false, env.REDIS_URL);
+      const queueOnly = await workerPath(workerHost, { ...tinyCase, process: async () => null }, false, env.REDIS_URL);
       rows.push({ ...queueOnly, model: 'queue only (no model)', variant: 'worker', batch: '-', meanBatch: 0 });
-      await host.unload(tiny);
+      await unloadBoth(tiny);
     }
 
     if (only.has('rec')) {
@@ -313,7 +340,7 @@ async function main(): Promise<number> {
       const shipped = findShippedModel('ppocr-rec');
       if (!shipped) throw new Error('ppocr-rec is not in the catalogue');
       const rec: ModelEntry = { ...shipped, config: { ...shipped.config, intraOpThreads: threads } };
-      const status = await host.load(rec, load);
+      const status = await loadBoth(rec);
       const image = (await readFile(join(repoRoot(), 'examples', 'hello.png'))).toString('base64');
       const tensorParams = OCR_LINE_V1.nodes.find((n) => n.op === 'image.to_tensor')?.params as unknown as ToTensorParams;
       const recFeeds = { x: await imageToTensor(await decodeImage(decodeBase64Image(image)), tensorParams) };
@@ -335,18 +362,19 @@ async function main(): Promise<number> {
       };
       for (const on of [true, false]) {
         log(`ppocr-rec: worker path, batching ${on ? 'forced on' : 'off'} (${recJobs} jobs, ${recCase.clients} clients)`);
-        const row = await workerPath(host, recCase, on, env.REDIS_URL);
+        const row = await workerPath(workerHost, recCase, on, env.REDIS_URL);
         rows.push(on ? { ...row, variant: 'worker, batching on (forced)' } : row);
       }
     }
   } finally {
     await host.close();
+    if (workerHost !== host) await workerHost.close();
     rmSync(dir, { recursive: true, force: true });
   }
 
   const find = (model: string, variant: string, batch?: string) => rows.find((r) => r.model === model && r.variant.startsWith(variant) && (batch === undefined || r.batch === batch));
   const ratios: Record<string, Record<string, number>> = {};
-  for (const model of ['dense-mlp', 'ppocr-rec']) {
+  for (const model of ['dense-mlp-wide', 'dense-mlp (queue ceiling)', 'ppocr-rec']) {
     const on = find(model, 'worker, batching on');
     const off = find(model, 'worker, batching off');
     const raw1 = find(model, 'raw', '1');
@@ -362,7 +390,7 @@ async function main(): Promise<number> {
   }
   const queue = find('queue only (no model)', 'worker');
   const failures = rows.reduce((n, r) => n + r.failures, 0);
-  const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, intraOpThreads: threads, loadAverage: loadavg().map((l) => round2(l)) };
+  const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, intraOpThreads: threads, sessions: values.sessions, loadAverage: loadavg().map((l) => round2(l)) };
   if (values.json) console.log(JSON.stringify({ machine, rows, ratios, queueCeilingJobsPerS: queue?.itemsPerS ?? null, failures }, null, 2));
   else {
     console.log('raw: latency per session.run call (one caller); worker: latency per job, add -> completed (concurrent clients)');
@@ -374,8 +402,9 @@ async function main(): Promise<number> {
       );
     }
     if (queue) console.log(`queue ceiling (BullMQ add -> worker -> completed, no model call, clients and worker in this process): ${queue.itemsPerS.toFixed(0)} jobs/s = ${(1000 / queue.itemsPerS).toFixed(3)} ms per job`);
-    // Where a job's time goes: onnxruntime-node runs on the event loop's thread, so per job the
-    // worker path costs its model share (from the raw loop at the same batch) plus everything else.
+    // Where a job's time goes: per job, the model's share (from the raw loop at the same batch)
+    // and the rest. With session threads the two overlap (two cores), so the rest is only the
+    // part of the queue work the model did not hide; inline they add up.
     for (const model of Object.keys(ratios)) {
       const parts = (variant: string, rawBatch: (r: Row) => boolean) => {
         const w = find(model, variant);
@@ -387,7 +416,10 @@ async function main(): Promise<number> {
       };
       console.log(`${model} per job: batching on ${parts('worker, batching on', (x) => x.batch !== '1') ?? '-'}; off ${parts('worker, batching off', (x) => x.batch === '1') ?? '-'}`);
     }
-    console.log(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, load average ${machine.loadAverage.join(' ')}; intra-op threads ${threads} for raw and worker alike`);
+    console.log(
+      `machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, load average ${machine.loadAverage.join(' ')}; intra-op threads ${threads} for raw and worker alike; ` +
+        `worker sessions: ${threadedSessions ? 'one thread per session (ThreadedModelHost)' : 'inline, on the event loop (OnnxModelHost)'}`,
+    );
   }
   return failures > 0 ? 1 : 0;
 }

@@ -6,7 +6,7 @@ import { AppConfig } from '#libs/config';
 import { Readiness } from '#libs/http';
 import { MetricsRegistry } from '#libs/metrics';
 import { ModelCatalogue, ModelRegistry, PLATFORM_NAMESPACE, reportWarm, TENANT_POOL, WARM_REFRESH_MS, withdrawWarm } from '#libs/model-registry';
-import { effectiveMaxBatchSize, modelKey, OnnxModelHost, type ExecutionProvider, type ModelEntry, type ModelStatus } from '#libs/models';
+import { effectiveMaxBatchSize, modelKey, OnnxModelHost, ThreadedModelHost, type ExecutionProvider, type HostObserver, type ModelEntry, type ModelStatus } from '#libs/models';
 import { PredictionEvents, PredictionsRepository } from '#libs/predictions';
 import { INFERENCE_ATTEMPTS, inferenceQueueName, isTensorJob, type InferenceJobData } from '#libs/queue';
 import { createRedis, RedisClient } from '#libs/redis';
@@ -62,7 +62,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     this.metrics = new WorkerMetrics(metrics);
     // The tenant pool serves uploaded models (loaded on demand): it is always a known pool.
     this.pools = resolvePools(config.env.WORKER_POOLS, [...new Set([...catalogue.pools(), TENANT_POOL])]);
-    this.host = new OnnxModelHost({
+    const observer: HostObserver = {
       onInference: (ref, ms, batch) => {
         const labels = modelLabels(ref);
         this.metrics.inference.observe(labels, ms / 1000);
@@ -70,7 +70,10 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
         this.metrics.items.inc(labels, batch);
       },
       onLoaded: (s) => this.recordLoad(s),
-    });
+    };
+    // ORT_SESSION_THREADS=on (default): each model version's session runs in its own worker
+    // thread, off this event loop (queue work and model work overlap; /healthz answers during a run).
+    this.host = config.env.ORT_SESSION_THREADS === 'on' ? new ThreadedModelHost(observer) : new OnnxModelHost(observer);
     this.models = new WorkerModels(
       this.host,
       catalogue.entries().filter((m) => this.pools.includes(m.pool)),

@@ -49,6 +49,8 @@ export const envSchema = z
     /** Execution providers in order of preference; cpu is always the last resort. */
     ORT_EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'tensorrt', 'cpu']))).default(['cpu']),
     ORT_INTRA_OP_THREADS: z.coerce.number().int().min(0).max(64).default(0),
+    /** Run each model version's onnxruntime session in its own worker thread ("off": on the worker's event loop). */
+    ORT_SESSION_THREADS: z.enum(['on', 'off']).default('on'),
     /** Directory of platform models (<name>/<version>/model.onnx + config); empty = the shipped models only. */
     MODEL_REPOSITORY: z.string().default(''),
     /** Where tenants' uploaded models are stored (a path every worker can read: a shared volume in production). */

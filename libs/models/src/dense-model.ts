@@ -30,6 +30,14 @@ export interface DenseMlpSpec {
 /** 64 -> 1024 -> 1024 -> 1024 -> 1024 -> 16: 3.2 M float32 weights (12.9 MB). */
 export const DENSE_MLP_SPEC: DenseMlpSpec = Object.freeze({ sizes: Object.freeze([64, 1024, 1024, 1024, 1024, 16]), seed: 20261127 });
 
+/**
+ * 64 -> 3072 -> 3072 -> 3072 -> 16: 19.1 M float32 weights (76 MB). The batching benchmark's
+ * "realistic" small model: about a millisecond of compute per item even at batch 32 (the 1024
+ * one needs about 0.1 ms, less than BullMQ's fixed cost per job), so its worker/raw ratio
+ * measures the worker's overhead rather than the queue's.
+ */
+export const DENSE_MLP_WIDE_SPEC: DenseMlpSpec = Object.freeze({ sizes: Object.freeze([64, 3072, 3072, 3072, 16]), seed: 20261128 });
+
 /** One dense layer: `weights` row-major [inputs][outputs], one bias per output. */
 export interface DenseLayer {
   inputs: number;
@@ -178,12 +186,12 @@ export const DENSE_MODEL = Object.freeze({
   version: '1',
   pool: 'dense',
   spec: DENSE_MLP_SPEC,
-  entry(path: string, spec: DenseMlpSpec = DENSE_MLP_SPEC, config: Partial<ModelEntry['config']> = {}): ModelEntry {
+  entry(path: string, spec: DenseMlpSpec = DENSE_MLP_SPEC, config: Partial<ModelEntry['config']> = {}, name: string = DENSE_MODEL.name): ModelEntry {
     const bytes = buildDenseMlp(spec);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, bytes);
     return {
-      name: DENSE_MODEL.name,
+      name,
       version: DENSE_MODEL.version,
       pool: DENSE_MODEL.pool,
       description: `Dense MLP ${spec.sizes.join('-')} with ReLU, seeded weights, built in code; memory-bound at batch 1, for batching tests and benchmarks.`,

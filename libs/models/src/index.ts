@@ -41,11 +41,13 @@ export {
   type WarmupTensor,
 } from './repository.js';
 export { fileDigest, readOnnxSignature, signatureFromOnnx, type FileDigest } from './signature.js';
-export { OnnxModelHost, providerAttempts, warmupFeeds, type ExecutionProvider, type HostObserver, type LoadOptions, type ModelStatus } from './host.js';
+export { OnnxModelHost, providerAttempts, warmupFeeds, type ExecutionProvider, type HostObserver, type LoadOptions, type ModelHost, type ModelStatus } from './host.js';
+export { sessionThreadScript, ThreadedModelHost, type ThreadedHostOptions } from './threaded-host.js';
 export {
   buildDenseMlp,
   DENSE_INPUT_NAME,
   DENSE_MLP_SPEC,
+  DENSE_MLP_WIDE_SPEC,
   DENSE_MODEL,
   DENSE_OUTPUT_NAME,
   denseMlpInput,
