@@ -4,6 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENV_VARIABLES } from '#libs/config';
+import { PROBLEM_CODES } from '#libs/errors';
 import { repoRoot } from '#libs/db';
 
 describe('README', () => {
@@ -13,12 +14,21 @@ describe('README', () => {
     expect(missing).toEqual([]);
   });
 
+  it('documents every problem code with its status in the errors table', async () => {
+    const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
+    const rows = readme.split('\n').filter((l) => /^\| \d{3} \|/.test(l));
+    const missing = Object.entries(PROBLEM_CODES)
+      .filter(([code, { status }]) => !rows.some((row) => row.startsWith(`| ${status} |`) && row.includes(`\`${code}\``)))
+      .map(([code, { status }]) => `${status} ${code}`);
+    expect(missing).toEqual([]);
+  });
+
   it('starts with the start and test commands, and both are npm scripts', async () => {
     const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
     const head = readme.slice(0, 1500);
     expect(head).toContain('npm ci && npm start');
     expect(head).toContain('npm test');
     const pkg = JSON.parse(await readFile(join(repoRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    for (const script of ['start', 'test', 'lint', 'typecheck', 'bench', 'db:migrate', 'db:migration', 'db:seed']) expect(pkg.scripts).toHaveProperty(script);
+    for (const script of ['start', 'test', 'lint', 'typecheck', 'bench', 'bench:keys', 'bench:batching', 'db:migrate', 'db:migration', 'db:seed']) expect(pkg.scripts).toHaveProperty(script);
   });
 });
