@@ -4,7 +4,7 @@ import { GatewayModule } from './gateway.module.js';
 import { mountOpenApi } from './openapi.js';
 
 await runApp('gateway', async (env) => {
-  const app = await createHttpApp(GatewayModule, { bodyLimit: env.BODY_LIMIT_BYTES, logLevel: env.LOG_LEVEL });
+  const app = await createHttpApp(GatewayModule, { bodyLimit: env.BODY_LIMIT_BYTES, logLevel: env.LOG_LEVEL, trustProxy: env.TRUST_PROXY });
   mountOpenApi(app, app.get(AppConfig).publicBaseUrl);
   await listen(app, env.GATEWAY_HOST, env.GATEWAY_PORT, 'gateway');
   return app;

@@ -18,6 +18,14 @@ describe('parseEnv', () => {
     expect(env.ORT_EXECUTION_PROVIDERS).toEqual(['cuda', 'cpu']);
   });
 
+  it('reads TRUST_PROXY as none, all, a hop count or a list of proxies, and refuses anything else', () => {
+    expect(parseEnv({}).TRUST_PROXY).toBe(false);
+    expect(parseEnv({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(parseEnv({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(parseEnv({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(() => parseEnv({ TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv({ GATEWAY_PORT: '' }).GATEWAY_PORT).toBe(3000);
   });

@@ -27,6 +27,24 @@ export const envSchema = z
     GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
     GATEWAY_PORT: port.default(3000),
     PUBLIC_BASE_URL: z.url().optional(),
+    /**
+     * Which proxies in front of the gateway to believe about the client's address
+     * (X-Forwarded-For): "false" (none), "true" (all), a hop count, or a comma-separated
+     * list of proxy addresses / CIDRs. Per-IP throttles and the audit log use that address.
+     */
+    TRUST_PROXY: z
+      .string()
+      .default('false')
+      .transform((v, ctx): boolean | number | string[] => {
+        const t = v.trim();
+        if (t === '' || t === 'false') return false;
+        if (t === 'true') return true;
+        if (/^\d+$/.test(t)) return Number(t);
+        const list = t.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+        if (list.every((a) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a))) return list;
+        ctx.addIssue({ code: 'custom', message: 'false, true, a hop count, or comma-separated proxy addresses/CIDRs' });
+        return z.NEVER;
+      }),
     BODY_LIMIT_BYTES: positiveInt.default(12 * 1024 * 1024),
     API_KEY_PEPPER: z.string().min(32, 'at least 32 characters').default(DEV_PEPPER),
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),

@@ -10,6 +10,14 @@ import { requestIdFor } from './request-id.js';
 export interface HttpAppOptions {
   bodyLimit: number;
   logLevel: LogLevel;
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (request.ip). Default: none. */
+  trustProxy?: boolean | number | string[];
+}
+
+/** A hop count becomes "trust the nearest n proxies" (Fastify's typings take a function for it). */
+function trustProxyOption(v: HttpAppOptions['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof v === 'number') return (_address: string, hop: number) => hop < v;
+  return v ?? false;
 }
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -22,6 +30,7 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: options.bodyLimit,
+    trustProxy: trustProxyOption(options.trustProxy),
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFor(req.headers['x-request-id']),
     requestIdHeader: false,
     onProtoPoisoning: 'error',
