@@ -13,7 +13,7 @@ import { createRedis, RedisClient } from '#libs/redis';
 import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from './batching/batching-runner.js';
 import { processInferenceJob } from './process-job.js';
 import { isUploaded, modelLabels, WorkerMetrics } from './worker-metrics.js';
-import { DEFAULT_MAX_UPLOADED_MODELS, readinessMessage, WorkerModels } from './worker-models.js';
+import { readinessMessage, WorkerModels } from './worker-models.js';
 
 
 /** Which pools this worker serves: "all" or a list; an unknown pool refuses start-up. */
@@ -78,7 +78,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
       this.host,
       catalogue.entries().filter((m) => this.pools.includes(m.pool)),
       { executionProviders: config.env.ORT_EXECUTION_PROVIDERS, intraOpThreads: config.env.ORT_INTRA_OP_THREADS, log: (msg) => this.logger.log(msg) },
-      this.pools.includes(TENANT_POOL) ? { storageDir: config.env.MODEL_STORAGE_DIR, maxModels: DEFAULT_MAX_UPLOADED_MODELS } : null,
+      this.pools.includes(TENANT_POOL) ? { storageDir: config.env.MODEL_STORAGE_DIR, maxModels: config.env.WORKER_MAX_UPLOADED_MODELS } : null,
     );
     const catalogued = new Map(this.models.entries.map((m) => [modelKey(m), m]));
     this.batching = new BatchingRunner(this.host, {

@@ -177,9 +177,6 @@ export interface TenantModelOptions {
   maxModels: number;
 }
 
-/** Uploaded versions held per worker by default. */
-export const DEFAULT_MAX_UPLOADED_MODELS = 8;
-
 /**
  * The host's name for an uploaded version: `<orgId>/<name>`. Model names cannot contain
  * "/", so it never collides with a platform model or another organization's.

@@ -71,6 +71,10 @@ export const envSchema = z
     ORT_SESSION_THREADS: z.enum(['on', 'off']).default('on'),
     /** Directory of platform models (<name>/<version>/model.onnx + config); empty = the shipped models only. */
     MODEL_REPOSITORY: z.string().default(''),
+    /** Most tensor elements (over all inputs) in one v2 infer request; more → 413. */
+    V2_MAX_ELEMENTS: positiveInt.max(1 << 28).default(1 << 20),
+    /** Uploaded model versions a worker keeps loaded (least recently used are freed). */
+    WORKER_MAX_UPLOADED_MODELS: positiveInt.max(1024).default(8),
     /** Where tenants' uploaded models are stored (a path every worker can read: a shared volume in production). */
     MODEL_STORAGE_DIR: z.string().default('.stratum/models'),
 

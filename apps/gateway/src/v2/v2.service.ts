@@ -11,7 +11,6 @@ import { PredictionEvents, PredictionsRepository, isTerminal } from '#libs/predi
 import { InferenceQueues } from '#libs/queue';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
-export const V2_MAX_ELEMENTS = 1 << 20;
 /** How long an infer request waits for its result by default (seconds). */
 export const V2_DEFAULT_WAIT_SECONDS = 60;
 
@@ -83,7 +82,7 @@ export class V2Service {
    */
   async infer(key: AuthenticatedKey, name: string, version: string | undefined, body: unknown, waitSeconds: number): Promise<{ response: V2InferResponse; predictionId: string }> {
     const r = await this.resolve(key, name, version);
-    const parsed = parseInferRequest(body, r.signature, { maxElements: V2_MAX_ELEMENTS });
+    const parsed = parseInferRequest(body, r.signature, { maxElements: this.config.env.V2_MAX_ELEMENTS });
     const scope = { orgId: key.orgId, mode: key.mode };
     const id = uuidv7();
     const inputs = toWire(parsed.feeds);
