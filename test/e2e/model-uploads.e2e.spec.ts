@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { digestApiKey, generateApiKey } from '#libs/api-keys';
 import { uuidv7, type PrismaClient } from '#libs/db';
-import { buildTinyClassifier, tinyClassifierReference, TINY_CLASSIFIER_SPEC, type TinyClassifierSpec } from '#libs/models';
+import { buildTinyClassifier, floatValueInfo, tinyClassifierReference, TINY_CLASSIFIER_SPEC, type TinyClassifierSpec } from '#libs/models';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
@@ -57,16 +57,12 @@ async function json(method: 'GET' | 'POST', path: string, key: string, body?: un
   return answer(await fetch(gateway.url + path, { method, headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }));
 }
 
-function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
-}
-
 function model(node: onnxProto.onnx.INodeProto, inputs: onnxProto.onnx.IValueInfoProto[], output: onnxProto.onnx.IValueInfoProto): Uint8Array {
   return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph: { name: 'g', node: [node], input: inputs, output: [output] } })).finish();
 }
 
 /** y = a + b with independent dynamic lengths: loads and warms up (1 + 1), throws at run time on [2] + [3]. */
-const ADD_MODEL = model({ opType: 'Add', input: ['a', 'b'], output: ['y'] }, [valueInfo('a', ['n']), valueInfo('b', ['m'])], valueInfo('y', ['k']));
+const ADD_MODEL = model({ opType: 'Add', input: ['a', 'b'], output: ['y'] }, [floatValueInfo('a', ['n']), floatValueInfo('b', ['m'])], floatValueInfo('y', ['k']));
 
 beforeAll(async () => {
   db = await createTestDatabase('e2e_uploads');
@@ -180,8 +176,8 @@ describe('hostile files', () => {
   const cases: [string, Uint8Array, number, string | null][] = [
     ['wrong magic (a PNG)', Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), 422, 'wrong_magic'],
     ['truncated', good.subarray(0, Math.floor(good.length / 2)), 422, 'malformed'],
-    ['absurd shapes', model({ opType: 'Relu', input: ['x'], output: ['y'] }, [valueInfo('x', [1 << 30, 1 << 30])], valueInfo('y', [1 << 30, 1 << 30])), 422, 'absurd_shape'],
-    ['an operator that fails to load', model({ opType: 'NoSuchOperator', input: ['x'], output: ['y'] }, [valueInfo('x', ['n', 3])], valueInfo('y', ['n', 3])), 422, 'load_failed'],
+    ['absurd shapes', model({ opType: 'Relu', input: ['x'], output: ['y'] }, [floatValueInfo('x', [1 << 30, 1 << 30])], floatValueInfo('y', [1 << 30, 1 << 30])), 422, 'absurd_shape'],
+    ['an operator that fails to load', model({ opType: 'NoSuchOperator', input: ['x'], output: ['y'] }, [floatValueInfo('x', ['n', 3])], floatValueInfo('y', ['n', 3])), 422, 'load_failed'],
     ['larger than the plan allows', Uint8Array.from({ length: LIMIT + 100 }, (_, i) => (i === 0 ? 0x08 : 0)), 413, null],
   ];
   it.each(cases)('refuses %s with its reason, and the gateway keeps answering', async (_what, bytes, status, reason) => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import onnxProto from 'onnx-proto';
 import { ProblemError } from '#libs/errors';
 import { artifactPath, receiveUpload, storeArtifact, validateModelFile } from '#libs/model-uploads';
-import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#libs/models';
+import { buildTinyClassifier, floatValueInfo, TINY_CLASSIFIER_SPEC } from '#libs/models';
 
 const { onnx } = onnxProto;
 let dir: string;
@@ -23,10 +23,7 @@ afterAll(async () => {
 
 /** A one-node model: y = Op(x), with the given op type and input dims. */
 function oneNodeModel(opType: string, dims: (number | string)[]): Uint8Array {
-  const vi = (name: string) => ({
-    name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  });
+  const vi = (name: string) => floatValueInfo(name, dims);
   const model: onnxProto.onnx.IModelProto = {
     irVersion: 8,
     opsetImport: [{ domain: '', version: 13 }],
@@ -37,10 +34,7 @@ function oneNodeModel(opType: string, dims: (number | string)[]): Uint8Array {
 
 /** Loads fine, but `Reshape` of a 1-element warm-up input to [5] fails at run time. */
 function failsAtRunModel(): Uint8Array {
-  const vi = (name: string, dims: (number | string)[]) => ({
-    name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  });
+  const vi = floatValueInfo;
   const shape = { name: 'target', dataType: onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [5] };
   const model: onnxProto.onnx.IModelProto = {
     irVersion: 8,

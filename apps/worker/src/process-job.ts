@@ -45,34 +45,52 @@ export async function processInferenceJob(job: JobContext, deps: JobDeps): Promi
   return isTensorJob(job.data) ? processTensorJob({ ...job, data: job.data }, deps) : processFeatureJob({ ...job, data: job.data }, deps);
 }
 
-async function processFeatureJob(job: JobContext & { data: FeatureJobData }, deps: JobDeps): Promise<JobOutcome> {
+/** What both kinds of job share once they have started: the clock, the timings and the "finished" signal. */
+interface StartedJob {
+  now: () => Date;
+  scope: { orgId: string };
+  timings: (end: Date) => PredictionMetrics;
+  finish: () => Promise<void>;
+}
+
+/** Marks the prediction processing; null when another worker (or a cancel) got there first. */
+async function startJob(data: InferenceJobData, deps: JobDeps): Promise<StartedJob | null> {
   const now = deps.now ?? (() => new Date());
-  const { data } = job;
   const scope = { orgId: data.orgId };
   const startedAt = now();
-  if (!(await deps.repo.markProcessing(scope, data.predictionId, startedAt))) return 'skipped';
-
+  if (!(await deps.repo.markProcessing(scope, data.predictionId, startedAt))) return null;
   const queueTimeMs = Math.max(0, startedAt.getTime() - data.enqueuedAt);
-  const finish = async () => {
-    await deps.events.publishFinished(data.predictionId).catch(() => undefined);
+  const t0 = performance.now();
+  return {
+    now,
+    scope,
+    timings: (end) => {
+      // Queue time = BullMQ wait + the wait for companions in the batcher; predict time is the rest.
+      const batch = deps.batchFacts?.() ?? { batchSize: 1, batchQueueMs: 0 };
+      return {
+        queue_time_ms: round(queueTimeMs + batch.batchQueueMs),
+        predict_time_ms: round(Math.max(0, performance.now() - t0 - batch.batchQueueMs)),
+        total_time_ms: Math.max(0, end.getTime() - data.enqueuedAt),
+        batch_size: batch.batchSize,
+      };
+    },
+    finish: async () => {
+      await deps.events.publishFinished(data.predictionId).catch(() => undefined);
+    },
   };
+}
+
+async function processFeatureJob(job: JobContext & { data: FeatureJobData }, deps: JobDeps): Promise<JobOutcome> {
+  const { data } = job;
+  const started = await startJob(data, deps);
+  if (!started) return 'skipped';
+  const { now, scope, timings, finish } = started;
   const feature = findFeature(data.feature.name, data.feature.version);
   if (!feature) {
     await deps.repo.fail(scope, data.predictionId, { code: 'feature_not_found', message: `feature ${data.feature.name}@${data.feature.version} is not served here` }, null, now());
     await finish();
     throw new UnrecoverableError('unknown feature');
   }
-  const t0 = performance.now();
-  const timings = (end: Date): PredictionMetrics => {
-    // Queue time = BullMQ wait + the wait for companions in the batcher; predict time is the rest.
-    const batch = deps.batchFacts?.() ?? { batchSize: 1, batchQueueMs: 0 };
-    return {
-      queue_time_ms: round(queueTimeMs + batch.batchQueueMs),
-      predict_time_ms: round(Math.max(0, performance.now() - t0 - batch.batchQueueMs)),
-      total_time_ms: Math.max(0, end.getTime() - data.enqueuedAt),
-      batch_size: batch.batchSize,
-    };
-  };
   try {
     const result = await runPipeline(feature, data.input, deps.runner);
     const completedAt = now();
@@ -117,25 +135,10 @@ async function processFeatureJob(job: JobContext & { data: FeatureJobData }, dep
  * is retried and then fails with `model_unavailable`.
  */
 async function processTensorJob(job: JobContext & { data: TensorJobData }, deps: JobDeps): Promise<JobOutcome> {
-  const now = deps.now ?? (() => new Date());
   const { data } = job;
-  const scope = { orgId: data.orgId };
-  const startedAt = now();
-  if (!(await deps.repo.markProcessing(scope, data.predictionId, startedAt))) return 'skipped';
-  const queueTimeMs = Math.max(0, startedAt.getTime() - data.enqueuedAt);
-  const t0 = performance.now();
-  const timings = (end: Date): PredictionMetrics => {
-    const batch = deps.batchFacts?.() ?? { batchSize: 1, batchQueueMs: 0 };
-    return {
-      queue_time_ms: round(queueTimeMs + batch.batchQueueMs),
-      predict_time_ms: round(Math.max(0, performance.now() - t0 - batch.batchQueueMs)),
-      total_time_ms: Math.max(0, end.getTime() - data.enqueuedAt),
-      batch_size: batch.batchSize,
-    };
-  };
-  const finish = async () => {
-    await deps.events.publishFinished(data.predictionId).catch(() => undefined);
-  };
+  const started = await startJob(data, deps);
+  if (!started) return 'skipped';
+  const { now, scope, timings, finish } = started;
   const failNow = async (error: { code: string; message: string }) => {
     await deps.repo.fail(scope, data.predictionId, error, timings(now()), now());
     await finish();

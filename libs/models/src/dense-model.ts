@@ -13,6 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { float32Raw, floatValueInfo } from './onnx-build.js';
 import type { ModelEntry } from './repository.js';
 
 const { onnx } = onnxProto;
@@ -86,26 +87,6 @@ export function denseMlpLayers(spec: DenseMlpSpec = DENSE_MLP_SPEC): DenseLayer[
   return layers;
 }
 
-/** Little-endian bytes of a float32 array, as ONNX raw_data requires. */
-function rawFloat32(values: Float32Array): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
-  return out;
-}
-
-function floatValueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
-
 /** The ONNX bytes of the MLP (MatMul + Add per layer, Relu between layers). */
 export function buildDenseMlp(spec: DenseMlpSpec = DENSE_MLP_SPEC): Uint8Array {
   const layers = denseMlpLayers(spec);
@@ -115,8 +96,8 @@ export function buildDenseMlp(spec: DenseMlpSpec = DENSE_MLP_SPEC): Uint8Array {
   layers.forEach((layer, l) => {
     const last = l === layers.length - 1;
     initializer.push(
-      { name: `W${l}`, dims: [layer.inputs, layer.outputs], dataType: onnx.TensorProto.DataType.FLOAT, rawData: rawFloat32(layer.weights) },
-      { name: `B${l}`, dims: [layer.outputs], dataType: onnx.TensorProto.DataType.FLOAT, rawData: rawFloat32(layer.bias) },
+      { name: `W${l}`, dims: [layer.inputs, layer.outputs], dataType: onnx.TensorProto.DataType.FLOAT, rawData: float32Raw(layer.weights) },
+      { name: `B${l}`, dims: [layer.outputs], dataType: onnx.TensorProto.DataType.FLOAT, rawData: float32Raw(layer.bias) },
     );
     node.push({ opType: 'MatMul', input: [current, `W${l}`], output: [`mm${l}`], name: `matmul${l}` });
     const added = last ? DENSE_OUTPUT_NAME : `h${l}`;

@@ -124,15 +124,9 @@ class InProcessModelHost implements ModelHost {
       const settings = sessionSettings(key, model, opts);
       const opened = await openSession(settings, log);
       entry.session = opened.session;
-      status.provider = opened.provider;
-      status.providerFallbacks = opened.providerFallbacks;
-      status.signature = opened.signature;
-      status.loadMs = roundMs(performance.now() - started);
-      status.warmupMs = roundMs(await warmUp(opened.session, settings.warmup, opened.signature));
-      status.ready = true;
-      log(readyLine(key, status));
-      this.observer.onLoaded?.({ ...status });
-      return { ...status };
+      const loadMs = performance.now() - started;
+      const warmupMs = await warmUp(opened.session, settings.warmup, opened.signature);
+      return markReady(key, status, { ...opened, loadMs, warmupMs }, log, this.observer);
     } catch (e) {
       status.error = errorMessage(e);
       status.ready = false;
@@ -190,6 +184,26 @@ class InProcessModelHost implements ModelHost {
     }
     await Promise.all(entries.map(async (e) => (e.session ? e.session.release() : undefined)));
   }
+}
+
+/** A session that has passed its warm-up: record what it got, log it, tell the observer. */
+export function markReady(
+  key: string,
+  status: ModelStatus,
+  got: Pick<ModelStatus, 'provider' | 'providerFallbacks' | 'signature'> & { loadMs: number; warmupMs: number },
+  log: (msg: string) => void,
+  observer: HostObserver,
+): ModelStatus {
+  status.provider = got.provider;
+  status.providerFallbacks = got.providerFallbacks;
+  status.signature = got.signature;
+  status.loadMs = roundMs(got.loadMs);
+  status.warmupMs = roundMs(got.warmupMs);
+  status.ready = true;
+  status.error = null;
+  log(readyLine(key, status));
+  observer.onLoaded?.({ ...status });
+  return { ...status };
 }
 
 export function readyLine(key: string, status: ModelStatus): string {

@@ -67,3 +67,4 @@ export {
   type TinyClassifierSpec,
   type TinyRepositoryModel,
 } from './tiny-model.js';
+export { float32Raw, floatValueInfo } from './onnx-build.js';

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { float32Raw, floatValueInfo } from './onnx-build.js';
 import { ARTIFACT_FILE, CONFIG_FILE, type ModelEntry } from './repository.js';
 
 const { onnx } = onnxProto;
@@ -32,26 +33,6 @@ function checkSpec(spec: TinyClassifierSpec): void {
   if (bias.length !== classes) throw new RangeError(`bias must have ${classes} values`);
 }
 
-/** Little-endian float32 bytes, as ONNX raw_data requires. */
-function float32LE(values: number[]): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return out;
-}
-
-function floatValueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
-
 /** The ONNX bytes of `softmax(x · W + b)` with x: float32 [batch, inputSize]. */
 export function buildTinyClassifier(spec: TinyClassifierSpec): Uint8Array {
   checkSpec(spec);
@@ -64,8 +45,8 @@ export function buildTinyClassifier(spec: TinyClassifierSpec): Uint8Array {
     graph: {
       name: 'tiny_classifier',
       initializer: [
-        { name: 'W', dims: [inputSize, classes], dataType: onnx.TensorProto.DataType.FLOAT, rawData: float32LE(weights.flat()) },
-        { name: 'B', dims: [classes], dataType: onnx.TensorProto.DataType.FLOAT, rawData: float32LE(bias) },
+        { name: 'W', dims: [inputSize, classes], dataType: onnx.TensorProto.DataType.FLOAT, rawData: float32Raw(weights.flat()) },
+        { name: 'B', dims: [classes], dataType: onnx.TensorProto.DataType.FLOAT, rawData: float32Raw(bias) },
       ],
       node: [
         { opType: 'MatMul', input: [TINY_INPUT_NAME, 'W'], output: ['logits_mm'], name: 'matmul' },
