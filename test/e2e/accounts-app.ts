@@ -6,7 +6,7 @@ import { Test } from '@nestjs/testing';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { ApiKeysModule, digestApiKey, generateApiKey } from '#libs/api-keys';
+import { ApiKeysModule } from '#libs/api-keys';
 import { ConfigModule, parseEnv, readProcessEnv, type Env } from '#libs/config';
 import { DbModule, uuidv7 } from '#libs/db';
 import { ProblemFilter } from '#libs/http';
@@ -19,6 +19,7 @@ import { OrgController, OrgsController } from '../../apps/gateway/src/orgs/orgs.
 import { OrgsService } from '../../apps/gateway/src/orgs/orgs.service.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { dropRedisPrefix } from '../support/redis.js';
+import { insertApiKey } from '../support/keys.js';
 
 export const PEPPER = 'accounts-pepper-' + 'x'.repeat(32);
 
@@ -78,9 +79,7 @@ export async function startAccountsApp(label: string, extra: Record<string, stri
 
 /** Creates an API key of an organization directly in the database; returns the secret. */
 export async function createKey(a: AccountsApp, orgId: string, scopes: string[]): Promise<string> {
-  const k = generateApiKey('test');
-  await a.db.prisma.apiKey.create({ data: { id: uuidv7(), orgId, name: 'k', mode: 'test', displayPrefix: k.displayPrefix, digest: digestApiKey(k.secret, PEPPER), scopes } });
-  return k.secret;
+  return (await insertApiKey(a.db.prisma, PEPPER, orgId, { mode: 'test', scopes, name: 'k' })).secret;
 }
 
 export interface Res {

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { digestApiKey, generateApiKey, publishKeyInvalidation } from '#libs/api-keys';
+import { generateApiKey, publishKeyInvalidation } from '#libs/api-keys';
 import { readProcessEnv } from '#libs/config';
-import { uuidv7 } from '#libs/db';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
+import { insertApiKey } from '../support/keys.js';
 
 const PEPPER = 'revocation-pepper-' + 'x'.repeat(32);
 const THROTTLE = 6;
@@ -29,11 +29,7 @@ async function status(gateway: RunningApp, key: string): Promise<{ status: numbe
 }
 
 async function newKey(): Promise<{ secret: string; id: string; digest: string }> {
-  const k = generateApiKey('live');
-  const id = uuidv7();
-  const digest = digestApiKey(k.secret, PEPPER);
-  await db.prisma.apiKey.create({ data: { id, orgId, name: 'e2e', mode: 'live', displayPrefix: k.displayPrefix, digest, scopes: ['predict'] } });
-  return { secret: k.secret, id, digest };
+  return insertApiKey(db.prisma, PEPPER, orgId, { name: 'e2e' });
 }
 
 beforeAll(async () => {

@@ -10,13 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { digestApiKey, generateApiKey } from '#libs/api-keys';
-import { uuidv7, type PrismaClient } from '#libs/db';
+import { type PrismaClient } from '#libs/db';
 import { buildTinyClassifier, floatValueInfo, tinyClassifierReference, TINY_CLASSIFIER_SPEC, type TinyClassifierSpec } from '#libs/models';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
+import { insertApiKey, insertOrg } from '../support/keys.js';
 
 const { onnx } = onnxProto;
 const PEPPER = 'e2e-uploads-pepper-' + 'x'.repeat(32);
@@ -33,9 +33,7 @@ let prefix: string;
 let storage: string;
 
 async function addKey(prisma: PrismaClient, org: string, scopes: string[]): Promise<string> {
-  const k = generateApiKey('test');
-  await prisma.apiKey.create({ data: { id: uuidv7(), orgId: org, name: scopes.join('+'), mode: 'test', displayPrefix: k.displayPrefix, digest: digestApiKey(k.secret, PEPPER), scopes } });
-  return k.secret;
+  return (await insertApiKey(prisma, PEPPER, org, { mode: 'test', scopes })).secret;
 }
 
 interface Answer {
@@ -72,8 +70,7 @@ beforeAll(async () => {
   await db.prisma.plan.update({ where: { id: org.planId }, data: { maxUploadBytes: LIMIT } });
   admin = await addKey(db.prisma, orgId, ['predict', 'admin']);
   predictOnly = await addKey(db.prisma, orgId, ['predict']);
-  const free = await db.prisma.plan.findUniqueOrThrow({ where: { key: 'free' } });
-  const other = await db.prisma.organization.create({ data: { id: uuidv7(), slug: 'other-uploads', name: 'Other', planId: free.id } });
+  const other = await insertOrg(db.prisma, 'other-uploads', 'Other');
   otherAdmin = await addKey(db.prisma, other.id, ['predict', 'admin']);
 
   storage = mkdtempSync(join(tmpdir(), 'stratum-e2e-storage-'));

@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digestApiKey, generateApiKey } from '#libs/api-keys';
 import { uuidv7 } from '#libs/db';
 import { writeTinyRepository } from '#libs/models';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, waitAlive, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
+import { insertApiKey, insertOrg } from '../support/keys.js';
 
 const PEPPER = 'e2e-models-pepper-' + 'x'.repeat(32);
 let db: TestDatabase;
@@ -45,11 +45,8 @@ beforeAll(async () => {
   db = await createTestDatabase('e2e_models');
   const seeded = await seedDemo({ prisma: db.prisma, pepper: PEPPER, credentialsFile: join(tmpdir(), `stratum-e2e-models-${randomBytes(4).toString('hex')}.json`) });
   key = seeded.testKey.secret!;
-  const plan = await db.prisma.plan.findUniqueOrThrow({ where: { key: 'free' } });
-  const other = await db.prisma.organization.create({ data: { id: uuidv7(), slug: 'other-models', name: 'Other', planId: plan.id } });
-  const k = generateApiKey('test');
-  await db.prisma.apiKey.create({ data: { id: uuidv7(), orgId: other.id, name: 'other', mode: 'test', displayPrefix: k.displayPrefix, digest: digestApiKey(k.secret, PEPPER), scopes: ['predict'] } });
-  otherKey = k.secret;
+  const other = await insertOrg(db.prisma, 'other-models', 'Other');
+  otherKey = (await insertApiKey(db.prisma, PEPPER, other.id, { mode: 'test', name: 'other' })).secret;
   // The other organization's own model (uploads come later; the row is what they will write).
   await db.prisma.model.create({ data: { id: uuidv7(), orgId: other.id, namespace: other.id, name: 'their-model', pool: 'tiny' } });
 

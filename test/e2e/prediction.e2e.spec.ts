@@ -5,12 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digestApiKey, generateApiKey } from '#libs/api-keys';
+import { generateApiKey } from '#libs/api-keys';
 import { repoRoot, uuidv7 } from '#libs/db';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { freePort, startApp, waitAlive, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
+import { insertApiKey, insertOrg } from '../support/keys.js';
 
 const PEPPER = 'e2e-pepper-' + 'x'.repeat(32);
 const BODY_LIMIT = 2 * 1024 * 1024;
@@ -64,16 +65,9 @@ beforeAll(async () => {
   testKey = seeded.testKey.secret!;
 
   // A second tenant, and a revoked key of the first.
-  const plan = await db.prisma.plan.findUniqueOrThrow({ where: { key: 'free' } });
-  const other = await db.prisma.organization.create({ data: { id: uuidv7(), slug: 'other', name: 'Other Inc', planId: plan.id } });
-  const k = generateApiKey('test');
-  await db.prisma.apiKey.create({ data: { id: uuidv7(), orgId: other.id, name: 'other', mode: 'test', displayPrefix: k.displayPrefix, digest: digestApiKey(k.secret, PEPPER), scopes: ['predict'] } });
-  otherOrgKey = k.secret;
-  const r = generateApiKey('live');
-  await db.prisma.apiKey.create({
-    data: { id: uuidv7(), orgId: seeded.orgId, name: 'revoked', mode: 'live', displayPrefix: r.displayPrefix, digest: digestApiKey(r.secret, PEPPER), scopes: ['predict'], revokedAt: new Date() },
-  });
-  revokedKey = r.secret;
+  const other = await insertOrg(db.prisma, 'other', 'Other Inc');
+  otherOrgKey = (await insertApiKey(db.prisma, PEPPER, other.id, { mode: 'test', name: 'other' })).secret;
+  revokedKey = (await insertApiKey(db.prisma, PEPPER, seeded.orgId, { name: 'revoked', revokedAt: new Date() })).secret;
 
   prefix = `e2e_${randomBytes(4).toString('hex')}`;
   const env = {

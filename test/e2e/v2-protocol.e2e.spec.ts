@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digestApiKey, generateApiKey } from '#libs/api-keys';
 import { uuidv7 } from '#libs/db';
 import { tinyClassifierReference, TINY_CLASSIFIER_SPEC, writeTinyRepository, type TinyClassifierSpec } from '#libs/models';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
+import { insertApiKey, insertOrg } from '../support/keys.js';
 
 const PEPPER = 'e2e-v2-pepper-' + 'x'.repeat(32);
 // Version 2 has other weights than version 1, so the outputs tell which version ran.
@@ -69,11 +69,8 @@ beforeAll(async () => {
   testKey = seeded.testKey.secret!;
   liveKey = seeded.liveKey.secret!;
   orgId = seeded.orgId;
-  const plan = await db.prisma.plan.findUniqueOrThrow({ where: { key: 'free' } });
-  const other = await db.prisma.organization.create({ data: { id: uuidv7(), slug: 'other-v2', name: 'Other', planId: plan.id } });
-  const k = generateApiKey('test');
-  await db.prisma.apiKey.create({ data: { id: uuidv7(), orgId: other.id, name: 'other', mode: 'test', displayPrefix: k.displayPrefix, digest: digestApiKey(k.secret, PEPPER), scopes: ['predict'] } });
-  otherKey = k.secret;
+  const other = await insertOrg(db.prisma, 'other-v2', 'Other');
+  otherKey = (await insertApiKey(db.prisma, PEPPER, other.id, { mode: 'test', name: 'other' })).secret;
   // Another organization's own model: invisible to the demo organization.
   await db.prisma.model.create({ data: { id: uuidv7(), orgId: other.id, namespace: other.id, name: 'their-model', pool: 'tenant' } });
 

@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ApiKeyVerifier, apiKeyCacheKey, digestApiKey, generateApiKey, type KeyMode } from '#libs/api-keys';
 import { AppConfig, parseEnv, readProcessEnv, type Env } from '#libs/config';
-import { uuidv7, type PrismaClient } from '#libs/db';
+import { type PrismaClient } from '#libs/db';
 import { ProblemError } from '#libs/errors';
 import { RedisClient } from '#libs/redis';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { dropRedisPrefix } from '../support/redis.js';
+import { insertApiKey } from '../support/keys.js';
 
 const PEPPER = 'verifier-pepper-' + 'x'.repeat(32);
 const THROTTLE = 4;
@@ -79,13 +80,7 @@ function rawEnv(): Record<string, string> {
 }
 
 async function makeKey(opts: { mode?: KeyMode; expiresAt?: Date; scopes?: string[] } = {}): Promise<{ secret: string; id: string; digest: string }> {
-  const k = generateApiKey(opts.mode ?? 'live');
-  const id = uuidv7();
-  const digest = digestApiKey(k.secret, PEPPER);
-  await db.prisma.apiKey.create({
-    data: { id, orgId, name: 'k', mode: k.mode, displayPrefix: k.displayPrefix, digest, scopes: opts.scopes ?? ['predict'], expiresAt: opts.expiresAt ?? null },
-  });
-  return { secret: k.secret, id, digest };
+  return insertApiKey(db.prisma, PEPPER, orgId, { name: 'k', ...opts });
 }
 
 async function problemOf(p: Promise<unknown>): Promise<ProblemError> {

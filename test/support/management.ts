@@ -1,13 +1,14 @@
 // Helpers for the management-API suites: a gateway process on its own schema and Redis
 // prefix, an HTTP client that speaks session cookie + CSRF or API key, and fixtures.
 import { randomBytes } from 'node:crypto';
-import { digestApiKey, generateApiKey, type KeyMode } from '#libs/api-keys';
+import { type KeyMode } from '#libs/api-keys';
 import { uuidv7, type PrismaClient } from '#libs/db';
 import { hashPassword } from '#libs/identity';
 import { PLANS } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startApp, type RunningApp } from './processes.js';
 import { dropRedisPrefix } from './redis.js';
+import { insertApiKey } from './keys.js';
 
 export const PEPPER = 'mgmt-e2e-pepper-' + 'm'.repeat(32);
 export const PASSWORD = 'correct horse battery staple';
@@ -127,8 +128,6 @@ export async function addInvitation(prisma: PrismaClient, orgId: string): Promis
 }
 
 export async function addKey(prisma: PrismaClient, orgId: string, scopes: string[], mode: KeyMode = 'live', name = scopes.join('+')): Promise<{ id: string; secret: string }> {
-  const k = generateApiKey(mode);
-  const id = uuidv7();
-  await prisma.apiKey.create({ data: { id, orgId, name, mode, displayPrefix: k.displayPrefix, digest: digestApiKey(k.secret, PEPPER), scopes } });
-  return { id, secret: k.secret };
+  const { id, secret } = await insertApiKey(prisma, PEPPER, orgId, { mode, scopes, name });
+  return { id, secret };
 }
