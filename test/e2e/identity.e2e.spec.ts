@@ -1,6 +1,8 @@
 // Sign-up, log-in, sessions, CSRF and log-in throttling, through the gateway's controllers
 // (in-process app.inject), real Postgres and Redis.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateApiKey } from '#libs/api-keys';
+import { uuidv7 } from '#libs/db';
 import { createKey, Client, expectProblem, startAccountsApp, type AccountsApp } from './accounts-app.js';
 
 let a: AccountsApp;
@@ -142,6 +144,21 @@ describe('login, me, logout', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
     // Another IP is not affected.
     expect((await new Client(a, '10.6.0.2').call('POST', '/v1/auth/login', { body: { email: 'victim0@example.com', password: 'guess guess' } })).status).toBe(401);
+  });
+});
+
+describe('API keys on management routes', () => {
+  it('throttles failed key verifications per IP (429 with Retry-After) on org routes too', async () => {
+    const c = new Client(a, '10.8.0.1');
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await c.call('GET', '/v1/orgs', { key: generateApiKey('live').secret })).status);
+    for (let i = 0; i < 3; i++) statuses.push((await c.call('GET', `/v1/orgs/${uuidv7()}`, { key: generateApiKey('live').secret })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const blocked = await c.call('GET', '/v1/orgs', { key: generateApiKey('live').secret });
+    expectProblem(blocked, 429, 'rate_limited');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Another IP is not affected.
+    expect((await new Client(a, '10.8.0.2').call('GET', '/v1/orgs', { key: generateApiKey('live').secret })).status).toBe(401);
   });
 });
 

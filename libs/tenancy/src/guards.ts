@@ -66,7 +66,7 @@ export class OrgGuard implements CanActivate {
 
     // Authenticate first, so an anonymous caller cannot probe which organizations exist.
     const authorization = request.headers.authorization;
-    const key = authorization !== undefined ? await this.verifier.verify(bearerToken(authorization)) : null;
+    const key = authorization !== undefined ? await this.verifier.verify(bearerToken(authorization), request.ip) : null;
     const session = key ? null : await this.sessions.authenticate(request);
     if (!key && !session) throw sessionRequired();
 

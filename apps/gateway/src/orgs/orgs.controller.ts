@@ -41,7 +41,7 @@ export class OrgsController {
   async list(@Req() request: TenancyRequest) {
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
-      const key = await this.verifier.verify(bearerToken(authorization));
+      const key = await this.verifier.verify(bearerToken(authorization), request.ip);
       if (!scopesAllow(key.scopes, 'org:read')) throw new ProblemError('forbidden', 'This API key lacks the "org:read" permission.');
       const org = await this.organizations.get({ orgId: key.orgId });
       return { object: 'list', data: org ? [organizationView(org)] : [], has_more: false, next_cursor: null };
