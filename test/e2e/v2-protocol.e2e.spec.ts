@@ -111,6 +111,8 @@ describe('health and metadata', () => {
     const anonymous = await call('GET', '/v2/health/live', null);
     expect(anonymous.status).toBe(401);
     expect(anonymous.type).toMatch(/^application\/problem\+json/);
+    // Every v2 problem carries the protocol's `error`, whatever raised it (here the key guard).
+    expect(anonymous.json.error).toBe(anonymous.json.detail);
   });
 
   it('describes a model (default version) and one version with v2 datatypes and -1 for dynamic dimensions', async () => {
@@ -179,6 +181,11 @@ describe('infer', () => {
       expect(typeof r.json.error).toBe('string');
       expect(r.json.error).toBe(r.json.detail);
     }
+    // A body that is not JSON is refused before any handler, still in the protocol's shape.
+    const raw = await fetch(`${gateway.url}/v2/models/tiny-classifier/infer`, { method: 'POST', headers: { authorization: `Bearer ${testKey}`, 'content-type': 'application/json' }, body: '{"inputs": [' });
+    const malformed = (await raw.json()) as { code: string; error: string; detail: string };
+    expect({ status: raw.status, code: malformed.code }).toEqual({ status: 400, code: 'malformed_json' });
+    expect(malformed.error).toBe(malformed.detail);
     expect(await db.prisma.prediction.count()).toBe(before);
   });
 

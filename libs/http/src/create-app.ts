@@ -12,6 +12,8 @@ export interface HttpAppOptions {
   logLevel: LogLevel;
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (request.ip). Default: none. */
   trustProxy?: boolean | number | string[];
+  /** Paths whose problems also carry a plain `error` string (see ProblemFilterOptions). */
+  errorMember?: (path: string) => boolean;
 }
 
 /** A hop count becomes "trust the nearest n proxies" (Fastify's typings take a function for it). */
@@ -60,7 +62,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
       metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     });
   }
-  app.useGlobalFilters(new ProblemFilter());
+  app.useGlobalFilters(new ProblemFilter(options.errorMember ? { errorMember: options.errorMember } : {}));
   return app;
 }
 

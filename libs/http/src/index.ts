@@ -1,5 +1,5 @@
 export { createHttpApp, listen, runApp, type HttpAppOptions } from './create-app.js';
-export { ProblemFilter } from './problem.filter.js';
+export { ProblemFilter, type ProblemFilterOptions } from './problem.filter.js';
 export { toProblem } from './problem-mapping.js';
 export { requestIdFor } from './request-id.js';
 export { HealthModule, Readiness, type ReadinessCheck } from './health.js';

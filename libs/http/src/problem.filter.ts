@@ -2,10 +2,20 @@ import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toProblem } from './problem-mapping.js';
 
+export interface ProblemFilterOptions {
+  /**
+   * Paths whose clients read a plain `error` string (the Open Inference Protocol): their
+   * problems also carry `error` = `detail`, whatever raised them (auth, bad JSON, a handler).
+   */
+  errorMember?: (path: string) => boolean;
+}
+
 /** Renders every error as RFC 9457 application/problem+json with the request id. */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('Problem');
+
+  constructor(private readonly options: ProblemFilterOptions = {}) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -18,10 +28,13 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error(`${request.id} ${request.method} ${request.url}: ${what}`);
     }
     for (const [name, value] of Object.entries(problem.headers)) void reply.header(name, value);
+    const path = request.url.split('?')[0] ?? '';
+    const body = problem.toBody(request.id, path);
+    if (body.error === undefined && this.options.errorMember?.(path)) body.error = body.detail;
     void reply
       .status(problem.status)
       .header('content-type', 'application/problem+json; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(JSON.stringify(problem.toBody(request.id, request.url.split('?')[0])));
+      .send(JSON.stringify(body));
   }
 }

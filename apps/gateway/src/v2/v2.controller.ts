@@ -28,6 +28,11 @@ const INFER_REQUEST_SCHEMA = {
   },
 };
 
+/** The protocol's paths: their problems also carry the protocol's plain `error` string. */
+export function isInferenceProtocolPath(path: string): boolean {
+  return path === '/v2' || path.startsWith('/v2/');
+}
+
 /** The server metadata's `extensions`: none of the protocol's optional extensions are implemented. */
 const SERVER_EXTENSIONS: string[] = [];
 export const SERVER_NAME = 'stratum';

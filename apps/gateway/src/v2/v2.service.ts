@@ -124,13 +124,13 @@ export class V2Service {
     if (!row) throw new Error(`prediction ${id} vanished`);
     if (!isTerminal(row.status)) {
       const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;
-      throw new ProblemError('prediction_timeout', message, { extensions: { error: message, prediction_id: id }, headers: { location: `${this.config.publicBaseUrl}/v1/predictions/${id}` } });
+      throw new ProblemError('prediction_timeout', message, { extensions: { prediction_id: id }, headers: { location: `${this.config.publicBaseUrl}/v1/predictions/${id}` } });
     }
     if (row.status !== 'succeeded') {
       const err = (row.error ?? {}) as { code?: string; message?: string };
       const code: ProblemCode = err.code !== undefined && err.code in PROBLEM_CODES ? (err.code as ProblemCode) : row.status === 'canceled' ? 'conflict' : 'internal_error';
       const message = row.status === 'canceled' ? 'The inference was canceled.' : (err.message ?? 'The inference failed.');
-      throw new ProblemError(code, message, { extensions: { error: message, prediction_id: id } });
+      throw new ProblemError(code, message, { extensions: { prediction_id: id } });
     }
     const output = row.output as { outputs?: V2ResponseTensor[] } | null;
     return {
