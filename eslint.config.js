@@ -3,14 +3,42 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const FEATURE_ENGINE = ['#libs/features'];
-const BILLING = ['#libs/billing', '#libs/metering'];
-const noApps = { group: ['**/apps/**', '../../apps/*', '#apps/*'], message: 'libs never import apps' };
-const noDeepLibImports = { regex: '^(#libs/[^/]+/.+|.*/libs/[^/]+/src/.+)$', message: 'import a lib only through its index: #libs/<name>' };
-const layer = (forbidden, why) => forbidden.map((name) => ({ name, message: why }));
+// The layers and what each may import (docs/ARCHITECTURE.md): one list, one rule per layer.
+const LAYERS = {
+  infra: ['infra'],
+  platform: ['infra', 'platform'],
+  'model-service': ['infra', 'model-service'],
+  'feature-engine': ['infra', 'model-service', 'feature-engine'],
+};
+const noApps = { regex: '^(#apps/|.*/apps/)', message: 'libs never import apps' };
+// (regex, not gitignore-style groups: a leading `#` there is a comment)
+const noTools = { regex: '^(#tools/|.*/tools/)', message: 'tools/ is dev-only code: production code never imports it' };
+const noDeepLibImports = {
+  regex: '^(#(infra|platform|model-service|feature-engine|tools)/[^/]+/.+|\\.{1,2}/(.+/)?(infra|platform|model-service|feature-engine|tools)/[^/]+/src/.+)$',
+  message: 'import a lib only through its index: #<layer>/<name>',
+};
+const layerRule = (layer) => {
+  const forbidden = Object.keys(LAYERS).filter((l) => !LAYERS[layer].includes(l));
+  return {
+    files: [`libs/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...forbidden.map((l) => ({ regex: `^(#${l}/|.*/libs/${l}/)`, message: `layer ${layer} may import only ${LAYERS[layer].join(', ')} (not ${l})` })),
+            noApps,
+            noTools,
+            noDeepLibImports,
+          ],
+        },
+      ],
+    },
+  };
+};
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'libs/db/src/generated/**', 'coverage/**', '.stratum/**', 'apps/dashboard/dist/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'libs/infra/db/src/generated/**', 'coverage/**', '.stratum/**', 'apps/dashboard/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -24,7 +52,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unsafe-enum-comparison': 'off',
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration through #libs/config (AppConfig)' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration through #infra/config (AppConfig)' }],
       'no-restricted-syntax': ['error', { selector: "CallExpression[callee.name='forwardRef']", message: 'no forwardRef: a cycle means the design needs a fix' }],
       'no-restricted-imports': ['error', { patterns: [noDeepLibImports] }],
     },
@@ -33,22 +61,10 @@ export default tseslint.config(
   { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' }, languageOptions: { globals: { require: 'readonly', module: 'writable', globalThis: 'readonly' } } },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   // The one reader of process.env, and tool configs that the Prisma CLI reads on its own.
-  { files: ['libs/config/src/env.ts', 'prisma.config.ts', 'scripts/*.mjs'], rules: { 'no-restricted-properties': 'off' } },
-  // Layers.
-  {
-    files: ['libs/**/*.ts'],
-    ignores: ['libs/features/**'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: layer(FEATURE_ENGINE, 'Infra and Model Service libs never import the Feature Engine'), patterns: [noApps, noDeepLibImports] }],
-    },
-  },
-  {
-    files: ['libs/models/**/*.ts', 'libs/batching/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: layer([...FEATURE_ENGINE, ...BILLING], 'Model Service never imports the Feature Engine or billing'), patterns: [noApps, noDeepLibImports] }],
-    },
-  },
-  { files: ['libs/features/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noApps, noDeepLibImports] }] } },
+  { files: ['libs/infra/config/src/env.ts', 'prisma.config.ts', 'scripts/*.mjs'], rules: { 'no-restricted-properties': 'off' } },
+  // Layers: one rule per layer; apps may use every layer but never tools/.
+  ...Object.keys(LAYERS).map(layerRule),
+  { files: ['apps/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noTools, noDeepLibImports] }] } },
   // Tests may use loose typing on parsed JSON bodies.
   {
     files: ['**/*.spec.ts', 'test/**/*.ts', 'bench/**/*.ts'],

@@ -4,10 +4,11 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   moduleNameMapper: {
-    '^#libs/(.*)$': '<rootDir>/libs/$1/src/index.ts',
+    '^#(infra|platform|model-service|feature-engine)/(.*)$': '<rootDir>/libs/$1/$2/src/index.ts',
+    '^#tools/(.*)$': '<rootDir>/tools/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  testMatch: ['<rootDir>/{apps,libs,test,scripts}/**/*.spec.ts'],
+  testMatch: ['<rootDir>/{apps,libs,tools,test,scripts}/**/*.spec.ts'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testTimeout: 60_000,
   maxWorkers: 2,

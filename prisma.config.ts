@@ -1,6 +1,6 @@
 // Prisma CLI configuration (used by `prisma generate` and, where its native engine can be
 // downloaded, `prisma migrate deploy`). The application itself reads the database URL
-// through libs/config; this file is only read by the Prisma CLI.
+// through libs/infra/config; this file is only read by the Prisma CLI.
 import { defineConfig } from 'prisma/config';
 
 export default defineConfig({

@@ -12,10 +12,10 @@
 import { pathToFileURL } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { readProcessEnv } from '#libs/config';
-import { OCR_LINE_V1, runPipeline } from '#libs/features';
-import { DENSE_OUTPUT_NAME, float32Tensor, OnnxModelHost, ThreadedModelHost, TINY_CLASSIFIER_SPEC, type ExecutionProvider, type ModelEntry, type ModelHost } from '#libs/models';
-import { createRedis } from '#libs/redis';
+import { readProcessEnv } from '#infra/config';
+import { OCR_LINE_V1, runPipeline } from '#feature-engine/features';
+import { DENSE_OUTPUT_NAME, float32Tensor, OnnxModelHost, ThreadedModelHost, TINY_CLASSIFIER_SPEC, type ExecutionProvider, type ModelEntry, type ModelHost } from '#model-service/models';
+import { createRedis } from '#infra/redis';
 import { BatchingRunner, batchingOf, type JobRunner } from '../apps/worker/src/batching/batching-runner.js';
 
 /** What a job does with its data: serialisable, so the child process can rebuild it. */

@@ -1,6 +1,6 @@
 // Dynamic batching benchmark (`npm run build && node dist/bench/batching.js`), all in one run:
 //   wide       dense-mlp-wide, the "small model": a weight-heavy MLP built in code (76 MB of
-//              float32, DENSE_MLP_WIDE_SPEC in libs/models/src/dense-model.ts), memory-bound at
+//              float32, DENSE_MLP_WIDE_SPEC in libs/model-service/models/src/dense-model.ts), memory-bound at
 //              batch 1 (batching pays on a CPU) and about 1 ms of compute per item at batch 32, so
 //              the worker/raw ratio measures the worker's overhead, not BullMQ's fixed cost per job;
 //   dense      dense-mlp (12.9 MB, ~0.1 ms per item at batch 32): cheaper per item than a job's
@@ -39,9 +39,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { readProcessEnv } from '#libs/config';
-import { repoRoot } from '#libs/db';
-import { decodeBase64Image, decodeImage, imageToTensor, OCR_LINE_V1, type ToTensorParams } from '#libs/features';
+import { readProcessEnv } from '#infra/config';
+import { repoRoot } from '#infra/db';
+import { decodeBase64Image, decodeImage, imageToTensor, OCR_LINE_V1, type ToTensorParams } from '#feature-engine/features';
 import {
   DENSE_MLP_SPEC,
   DENSE_MODEL,
@@ -59,8 +59,8 @@ import {
   TINY_MODEL,
   type ModelEntry,
   type TensorData,
-} from '#libs/models';
-import { createRedis } from '#libs/redis';
+} from '#model-service/models';
+import { createRedis } from '#infra/redis';
 import { batchingOf, poolConcurrency } from '../apps/worker/src/batching/batching-runner.js';
 import { startBenchWorker, type JobSpec, type Reply, type Request } from './batching-worker.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { generatePrismaClient } from './prisma-generate.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sources = ['apps', 'libs', 'scripts', 'bench', 'test/support'];
+const sources = ['apps', 'libs', 'tools', 'scripts', 'bench', 'test/support'];
 const out = join(root, 'dist');
 
 async function* walk(dir) {

@@ -1,7 +1,7 @@
 // `npm run db:migrate`: applies pending prisma/migrations into DATABASE_URL / DATABASE_SCHEMA
 // (the schema is created if missing) and prints what was applied.
-import { readProcessEnv } from '#libs/config';
-import { applyMigrations } from '#libs/db';
+import { readProcessEnv } from '#infra/config';
+import { applyMigrations } from '#infra/db';
 
 async function main(): Promise<void> {
   const env = readProcessEnv();

@@ -1,7 +1,7 @@
 // `npm run db:migration -- <name>`: writes prisma/migrations/<timestamp>_<name>/migration.sql
 // from the difference between the existing migrations and prisma/schema.prisma (offline:
 // the migrations are replayed on an in-memory PGlite). Prints "no changes" when they match.
-import { authorMigration, MIGRATION_NAME } from '#libs/db';
+import { authorMigration, MIGRATION_NAME } from '#infra/db';
 
 async function main(argv: string[]): Promise<number> {
   const name = argv[0];

@@ -10,7 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function generatePrismaClient({ force = false } = {}) {
   const schema = join(root, 'prisma', 'schema.prisma');
-  const marker = join(root, 'libs', 'db', 'src', 'generated', 'client.ts');
+  const marker = join(root, 'libs', 'infra', 'db', 'src', 'generated', 'client.ts');
   try {
     const [s, m] = await Promise.all([stat(schema), stat(marker)]);
     if (!force && m.mtimeMs >= s.mtimeMs) return false;

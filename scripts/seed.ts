@@ -7,9 +7,9 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readProcessEnv } from '#libs/config';
-import { digestApiKey, generateApiKey, parseApiKey } from '#libs/api-keys';
-import { createPrismaClient, repoRoot, uuidv7, type KeyMode, type PrismaClient } from '#libs/db';
+import { readProcessEnv } from '#infra/config';
+import { digestApiKey, generateApiKey, parseApiKey } from '#platform/api-keys';
+import { createPrismaClient, repoRoot, uuidv7, type KeyMode, type PrismaClient } from '#infra/db';
 
 export const DEMO_ORG_SLUG = 'demo';
 export const DEMO_OWNER_EMAIL = 'owner@demo.stratum.local';

@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AppConfig, ConfigError, inheritedEnv, readProcessEnv, type Env } from '#libs/config';
-import { ensurePostgres, ensureRedis, type PostgresHandle, type RedisHandle } from '#libs/dev-services';
-import { ProcessSupervisor, type ChildExit } from '#libs/supervisor';
+import { AppConfig, ConfigError, inheritedEnv, readProcessEnv, type Env } from '#infra/config';
+import { ensurePostgres, ensureRedis, type PostgresHandle, type RedisHandle } from '#tools/dev-services';
+import { ProcessSupervisor, type ChildExit } from '#tools/supervisor';
 
 const READY_TIMEOUT_MS = 120_000;
 const SHUTDOWN_BUDGET_MS = 9_500;

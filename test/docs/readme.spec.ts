@@ -3,9 +3,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ENV_VARIABLES } from '#libs/config';
-import { PROBLEM_CODES } from '#libs/errors';
-import { repoRoot } from '#libs/db';
+import { ENV_VARIABLES } from '#infra/config';
+import { PROBLEM_CODES } from '#infra/errors';
+import { repoRoot } from '#infra/db';
 
 describe('README', () => {
   it('documents every environment variable of the config schema', async () => {

@@ -3,8 +3,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { readProcessEnv } from '#libs/config';
-import { INFERENCE_JOB_NAME, inferenceQueueName } from '#libs/queue';
+import { readProcessEnv } from '#infra/config';
+import { INFERENCE_JOB_NAME, inferenceQueueName } from '#infra/queue';
 import { startApp, type AppName } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
 

@@ -1,8 +1,8 @@
 // Sign-up, log-in, sessions, CSRF and log-in throttling, through the gateway's controllers
 // (in-process app.inject), real Postgres and Redis.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateApiKey } from '#libs/api-keys';
-import { uuidv7 } from '#libs/db';
+import { generateApiKey } from '#platform/api-keys';
+import { uuidv7 } from '#infra/db';
 import { createKey, Client, expectProblem, startAccountsApp, type AccountsApp } from './accounts-app.js';
 
 let a: AccountsApp;

@@ -4,8 +4,8 @@
 // not exist — never 403, never B's data — and nothing of B changes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { uuidv7 } from '#libs/db';
-import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#libs/models';
+import { uuidv7 } from '#infra/db';
+import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#model-service/models';
 import { addMember, signup, startManagementEnv, type Caller, type Env, type Reply } from '../support/management.js';
 
 interface Tenant {

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Module, UseGuards } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { ConfigModule } from '#libs/config';
-import { OrgGuard } from '#libs/tenancy';
+import { ConfigModule } from '#infra/config';
+import { OrgGuard } from '#platform/tenancy';
 import { createKey, Client, expectProblem, startAccountsApp, type AccountsApp } from './accounts-app.js';
 
 let a: AccountsApp;
@@ -235,11 +235,11 @@ describe('route declarations', () => {
     @Module({ imports: [ConfigModule.forRoot(a.env)], controllers: [OopsController] })
     class Oops {}
     // The real tenancy stack, plus the faulty controller.
-    const { TenancyModule } = await import('#libs/tenancy');
-    const { IdentityModule } = await import('#libs/identity');
-    const { ApiKeysModule } = await import('#libs/api-keys');
-    const { DbModule } = await import('#libs/db');
-    const { RedisModule } = await import('#libs/redis');
+    const { TenancyModule } = await import('#platform/tenancy');
+    const { IdentityModule } = await import('#platform/identity');
+    const { ApiKeysModule } = await import('#platform/api-keys');
+    const { DbModule } = await import('#infra/db');
+    const { RedisModule } = await import('#infra/redis');
     const ref = await Test.createTestingModule({ imports: [Oops, DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule] }).compile();
     const app = ref.createNestApplication(new FastifyAdapter(), { logger: false });
     await expect(app.init()).rejects.toThrow(/OopsController\.open/);

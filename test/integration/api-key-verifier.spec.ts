@@ -4,11 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { ApiKeyVerifier, apiKeyCacheKey, digestApiKey, generateApiKey, type KeyMode } from '#libs/api-keys';
-import { AppConfig, parseEnv, readProcessEnv, type Env } from '#libs/config';
-import { type PrismaClient } from '#libs/db';
-import { ProblemError } from '#libs/errors';
-import { RedisClient } from '#libs/redis';
+import { ApiKeyVerifier, apiKeyCacheKey, digestApiKey, generateApiKey, type KeyMode } from '#platform/api-keys';
+import { AppConfig, parseEnv, readProcessEnv, type Env } from '#infra/config';
+import { type PrismaClient } from '#infra/db';
+import { ProblemError } from '#infra/errors';
+import { RedisClient } from '#infra/redis';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { dropRedisPrefix } from '../support/redis.js';

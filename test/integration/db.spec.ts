@@ -3,9 +3,9 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir, cp } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
-import { digestApiKey } from '#libs/api-keys';
-import { ConfigModule, parseEnv } from '#libs/config';
-import { applyMigrations, createPrismaClient, DbModule, migrationStatus, pingDatabase, PrismaService, readMigrationList, repoRoot, uuidv7 } from '#libs/db';
+import { digestApiKey } from '#platform/api-keys';
+import { ConfigModule, parseEnv } from '#infra/config';
+import { applyMigrations, createPrismaClient, DbModule, migrationStatus, pingDatabase, PrismaService, readMigrationList, repoRoot, uuidv7 } from '#infra/db';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 

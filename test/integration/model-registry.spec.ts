@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { syncModelRegistry, PLATFORM_NAMESPACE } from '#libs/model-registry';
-import { buildTinyClassifier, loadModelRepository, TINY_CLASSIFIER_SPEC, withBuiltins, writeTinyRepository, type RepositoryModel } from '#libs/models';
+import { syncModelRegistry, PLATFORM_NAMESPACE } from '#model-service/model-registry';
+import { buildTinyClassifier, loadModelRepository, TINY_CLASSIFIER_SPEC, withBuiltins, writeTinyRepository, type RepositoryModel } from '#model-service/models';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;

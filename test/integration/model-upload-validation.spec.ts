@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import onnxProto from 'onnx-proto';
-import { ProblemError } from '#libs/errors';
-import { artifactPath, receiveUpload, storeArtifact, validateModelFile } from '#libs/model-uploads';
-import { buildTinyClassifier, floatValueInfo, TINY_CLASSIFIER_SPEC } from '#libs/models';
+import { ProblemError } from '#infra/errors';
+import { artifactPath, receiveUpload, storeArtifact, validateModelFile } from '#model-service/model-uploads';
+import { buildTinyClassifier, floatValueInfo, TINY_CLASSIFIER_SPEC } from '#model-service/models';
 
 const { onnx } = onnxProto;
 let dir: string;

@@ -7,12 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { repoRoot } from '#libs/db';
-import { isProblemError } from '#libs/errors';
-import { OCR_LINE_V1, runPipeline, type FeatureResult } from '#libs/features';
-import { findShippedModel, float32Tensor, OnnxModelHost, TINY_CLASSIFIER_SPEC, TINY_MODEL, tinyClassifierReference, type ModelEntry, type ModelRunner, type TensorData } from '#libs/models';
-import type { PredictionMetrics } from '#libs/predictions';
-import type { FeatureJobData } from '#libs/queue';
+import { repoRoot } from '#infra/db';
+import { isProblemError } from '#infra/errors';
+import { OCR_LINE_V1, runPipeline, type FeatureResult } from '#feature-engine/features';
+import { findShippedModel, float32Tensor, OnnxModelHost, TINY_CLASSIFIER_SPEC, TINY_MODEL, tinyClassifierReference, type ModelEntry, type ModelRunner, type TensorData } from '#model-service/models';
+import type { PredictionMetrics } from '#platform/predictions';
+import type { FeatureJobData } from '#infra/queue';
 import { BatchingRunner, batchingOf } from '../../apps/worker/src/batching/batching-runner.js';
 import { processInferenceJob } from '../../apps/worker/src/process-job.js';
 

@@ -1,8 +1,9 @@
-// The lint rules that keep the architecture honest actually fire: layer boundaries,
-// lib entry points, process.env outside config, forwardRef, floating promises.
+// The lint rules that keep the architecture honest actually fire: one rule per layer
+// (docs/ARCHITECTURE.md), lib entry points, tools/ out of production code, process.env
+// outside config, forwardRef, floating promises.
 import { describe, expect, it } from '@jest/globals';
 import { ESLint } from 'eslint';
-import { repoRoot } from '#libs/db';
+import { repoRoot } from '#infra/db';
 
 const eslint = new ESLint({ cwd: repoRoot() });
 
@@ -11,29 +12,52 @@ async function rulesHit(file: string, code: string): Promise<string[]> {
   return (result?.messages ?? []).map((m) => `${m.ruleId ?? 'fatal'}: ${m.message}`);
 }
 
-describe('layer and hygiene lint rules', () => {
-  it('Model Service may not import the Feature Engine or billing', async () => {
-    const hits = await rulesHit('libs/models/src/host.ts', "import { FEATURES } from '#libs/features';\nimport { recordUsage } from '#libs/metering';\nexport const x = [FEATURES, recordUsage];\n");
-    expect(hits.filter((h) => h.startsWith('no-restricted-imports'))).toHaveLength(2);
+const importing = (spec: string): string => `import * as m from '${spec}';\nexport const x = m;\n`;
+const restricted = (hits: string[]): string[] => hits.filter((h) => h.startsWith('no-restricted-imports'));
+
+describe('layer rules (one per layer)', () => {
+  it('infra imports nothing above it', async () => {
+    for (const spec of ['#platform/predictions', '#model-service/models', '#feature-engine/features']) {
+      expect(restricted(await rulesHit('libs/infra/queue/src/inference-job.ts', importing(spec))).join()).toContain('layer infra may import only infra');
+    }
+    expect(restricted(await rulesHit('libs/infra/queue/src/inference-job.ts', importing('#infra/redis')))).toEqual([]);
   });
 
-  it('Infra libs may not import the Feature Engine, and no lib imports an app', async () => {
-    expect((await rulesHit('libs/queue/src/inference-job.ts', "import { FEATURES } from '#libs/features';\nexport const x = FEATURES;\n")).join()).toContain('never import the Feature Engine');
-    expect((await rulesHit('libs/queue/src/inference-job.ts', "import { GatewayModule } from '../../../apps/gateway/src/gateway.module.js';\nexport const x = GatewayModule;\n")).join()).toContain('libs never import apps');
+  it('platform imports infra only', async () => {
+    for (const spec of ['#model-service/models', '#feature-engine/features']) {
+      expect(restricted(await rulesHit('libs/platform/predictions/src/predictions.repository.ts', importing(spec))).join()).toContain('layer platform may import only');
+    }
+    expect(restricted(await rulesHit('libs/platform/predictions/src/predictions.repository.ts', importing('#infra/db')))).toEqual([]);
   });
 
-  it('the Feature Engine may call the Model Service', async () => {
-    const hits = await rulesHit('libs/features/src/pipeline.ts', "import { SHIPPED_MODELS } from '#libs/models';\nexport const x = SHIPPED_MODELS;\n");
-    expect(hits.filter((h) => h.startsWith('no-restricted-imports'))).toEqual([]);
+  it('Model Service never imports the Feature Engine or the platform (billing, metering)', async () => {
+    for (const spec of ['#feature-engine/features', '#platform/metering']) {
+      expect(restricted(await rulesHit('libs/model-service/models/src/host.ts', importing(spec))).join()).toContain('layer model-service may import only');
+    }
+  });
+
+  it('the Feature Engine may call the Model Service but not the platform', async () => {
+    expect(restricted(await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('#model-service/models')))).toEqual([]);
+    expect(restricted(await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('#platform/metering'))).join()).toContain('layer feature-engine may import only');
+  });
+
+  it('no lib imports an app, and no production code imports tools/', async () => {
+    expect((await rulesHit('libs/infra/queue/src/inference-job.ts', importing('../../../../apps/gateway/src/gateway.module.js'))).join()).toContain('libs never import apps');
+    expect((await rulesHit('apps/gateway/src/main.ts', importing('#tools/dev-services'))).join()).toContain('dev-only');
+    expect((await rulesHit('libs/platform/audit/src/audit.ts', importing('#tools/supervisor'))).join()).toContain('dev-only');
+    expect(restricted(await rulesHit('scripts/start.ts', importing('#tools/supervisor')))).toEqual([]);
   });
 
   it('libs are imported through their index only', async () => {
-    expect((await rulesHit('apps/gateway/src/main.ts', "import { x } from '#libs/models/host';\nexport const y = x;\n")).join()).toContain('through its index');
+    expect((await rulesHit('apps/gateway/src/main.ts', importing('#model-service/models/host'))).join()).toContain('through its index');
+    expect((await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('../../../model-service/models/src/host.js'))).join()).toContain('through its index');
   });
+});
 
-  it('process.env is read only in libs/config, and forwardRef and floating promises are refused', async () => {
+describe('hygiene rules', () => {
+  it('process.env is read only in libs/infra/config, and forwardRef and floating promises are refused', async () => {
     expect((await rulesHit('apps/worker/src/main.ts', 'export const port = process.env.PORT;\n')).join()).toContain('no-restricted-properties');
-    expect((await rulesHit('libs/config/src/env.ts', 'export const port = process.env.PORT;\n')).join()).not.toContain('no-restricted-properties');
+    expect((await rulesHit('libs/infra/config/src/env.ts', 'export const port = process.env.PORT;\n')).join()).not.toContain('no-restricted-properties');
     expect((await rulesHit('apps/worker/src/main.ts', "import { forwardRef } from '@nestjs/common';\nexport const r = forwardRef(() => Object);\n")).join()).toContain('no forwardRef');
     expect((await rulesHit('apps/worker/src/main.ts', 'async function f(): Promise<void> {}\nf();\n')).join()).toContain('no-floating-promises');
   });

@@ -2,8 +2,8 @@
 // in the configured database (DATABASE_URL), migrates it and hands back a client bound to it.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { readProcessEnv } from '#libs/config';
-import { applyMigrations, createPrismaClient, resolveTarget, type PrismaClient } from '#libs/db';
+import { readProcessEnv } from '#infra/config';
+import { applyMigrations, createPrismaClient, resolveTarget, type PrismaClient } from '#infra/db';
 
 export interface TestDatabase {
   /** DATABASE_URL of the database holding the schema. */

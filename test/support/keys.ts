@@ -1,7 +1,7 @@
 // Test fixtures written straight to the database: organizations and API keys (the
 // management API has its own suites; these set up the tenants other suites need).
-import { digestApiKey, generateApiKey, type KeyMode } from '#libs/api-keys';
-import { uuidv7, type PrismaClient } from '#libs/db';
+import { digestApiKey, generateApiKey, type KeyMode } from '#platform/api-keys';
+import { uuidv7, type PrismaClient } from '#infra/db';
 
 export interface InsertedKey {
   id: string;

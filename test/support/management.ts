@@ -1,9 +1,9 @@
 // Helpers for the management-API suites: a gateway process on its own schema and Redis
 // prefix, an HTTP client that speaks session cookie + CSRF or API key, and fixtures.
 import { randomBytes } from 'node:crypto';
-import { type KeyMode } from '#libs/api-keys';
-import { uuidv7, type PrismaClient } from '#libs/db';
-import { hashPassword } from '#libs/identity';
+import { type KeyMode } from '#platform/api-keys';
+import { uuidv7, type PrismaClient } from '#infra/db';
+import { hashPassword } from '#platform/identity';
 import { PLANS } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startApp, type RunningApp } from './processes.js';

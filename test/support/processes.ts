@@ -3,8 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { inheritedEnv } from '#libs/config';
-import { repoRoot } from '#libs/db';
+import { inheritedEnv } from '#infra/config';
+import { repoRoot } from '#infra/db';
 
 export type AppName = 'gateway' | 'worker' | 'autoscaler';
 

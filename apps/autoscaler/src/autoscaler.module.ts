@@ -1,9 +1,9 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { ConfigModule } from '#libs/config';
-import { HealthModule, Readiness } from '#libs/http';
-import { MetricsModule } from '#libs/metrics';
-import { QueueModule } from '#libs/queue';
-import { pingRedis, RedisClient, RedisModule } from '#libs/redis';
+import { ConfigModule } from '#infra/config';
+import { HealthModule, Readiness } from '#infra/http';
+import { MetricsModule } from '#infra/metrics';
+import { QueueModule } from '#infra/queue';
+import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { ScalerService } from './scaler.service.js';
 
 @Module({

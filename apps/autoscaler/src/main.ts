@@ -1,4 +1,4 @@
-import { createHttpApp, listen, runApp } from '#libs/http';
+import { createHttpApp, listen, runApp } from '#infra/http';
 import { AutoscalerModule } from './autoscaler.module.js';
 
 await runApp('autoscaler', async (env) => {

@@ -1,10 +1,10 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { AppConfig } from '#libs/config';
-import { MetricsRegistry } from '#libs/metrics';
-import { ModelCatalogue, TENANT_POOL } from '#libs/model-registry';
-import { InferenceQueues, registerQueueDepthGauge } from '#libs/queue';
-import { desiredWorkers, type ScalingPolicy } from '#libs/scaling';
+import { AppConfig } from '#infra/config';
+import { MetricsRegistry } from '#infra/metrics';
+import { ModelCatalogue, TENANT_POOL } from '#model-service/model-registry';
+import { InferenceQueues, registerQueueDepthGauge } from '#infra/queue';
+import { desiredWorkers, type ScalingPolicy } from '#infra/scaling';
 
 /**
  * Reads each pool's queue, decides how many workers it wants, exports and logs the

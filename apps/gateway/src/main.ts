@@ -1,5 +1,5 @@
-import { AppConfig } from '#libs/config';
-import { createHttpApp, listen, runApp } from '#libs/http';
+import { AppConfig } from '#infra/config';
+import { createHttpApp, listen, runApp } from '#infra/http';
 import { GatewayModule } from './gateway.module.js';
 import { mountOpenApi } from './openapi.js';
 import { isInferenceProtocolPath } from './v2/v2.controller.js';

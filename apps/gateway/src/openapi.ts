@@ -1,8 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { PROBLEM_CODES } from '#libs/errors';
-import { listFeatures } from '#libs/features';
-import { SESSION_COOKIE } from '#libs/identity';
+import { PROBLEM_CODES } from '#infra/errors';
+import { listFeatures } from '#feature-engine/features';
+import { SESSION_COOKIE } from '#platform/identity';
 import { WEBHOOK_EVENTS } from './predictions/create-prediction.body.js';
 import { documentManagement, MANAGEMENT_SCHEMAS } from './openapi-management.js';
 

@@ -1,4 +1,4 @@
-import { createHttpApp, listen, runApp } from '#libs/http';
+import { createHttpApp, listen, runApp } from '#infra/http';
 import { WorkerModule } from './worker.module.js';
 
 await runApp('worker', async (env) => {

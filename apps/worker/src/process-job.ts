@@ -1,10 +1,10 @@
 import { UnrecoverableError } from 'bullmq';
-import { isProblemError } from '#libs/errors';
-import { findFeature, runPipeline } from '#libs/features';
-import { encodeOutputs, fromWire } from '#libs/inference-protocol';
-import type { ModelRef, ModelRunner } from '#libs/models';
-import type { PredictionEvents, PredictionMetrics, PredictionsRepository } from '#libs/predictions';
-import { isTensorJob, type FeatureJobData, type InferenceJobData, type TensorJobData, type TensorJobModel } from '#libs/queue';
+import { isProblemError } from '#infra/errors';
+import { findFeature, runPipeline } from '#feature-engine/features';
+import { encodeOutputs, fromWire } from '#model-service/inference-protocol';
+import type { ModelRef, ModelRunner } from '#model-service/models';
+import type { PredictionEvents, PredictionMetrics, PredictionsRepository } from '#platform/predictions';
+import { isTensorJob, type FeatureJobData, type InferenceJobData, type TensorJobData, type TensorJobModel } from '#infra/queue';
 import type { JobBatchFacts } from './batching/batching-runner.js';
 
 export interface JobContext {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
-import type { MetricsRegistry } from '#libs/metrics';
+import type { MetricsRegistry } from '#infra/metrics';
 
 /**
  * Metric labels of a model version. Tenants' uploaded models (named `<orgId>/<name>` inside

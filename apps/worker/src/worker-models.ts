@@ -1,8 +1,8 @@
-import { ProblemError } from '#libs/errors';
-import { PLATFORM_NAMESPACE, poolMarker, TENANT_POOL, type WarmRef } from '#libs/model-registry';
-import { artifactPath } from '#libs/model-uploads';
-import { fileDigest, modelKey, type GraphOptimizationLevel, type LoadOptions, type ModelConfig, type ModelEntry, type ModelRef, type ModelStatus, type OnnxModelHost } from '#libs/models';
-import type { TensorJobModel } from '#libs/queue';
+import { ProblemError } from '#infra/errors';
+import { PLATFORM_NAMESPACE, poolMarker, TENANT_POOL, type WarmRef } from '#model-service/model-registry';
+import { artifactPath } from '#model-service/model-uploads';
+import { fileDigest, modelKey, type GraphOptimizationLevel, type LoadOptions, type ModelConfig, type ModelEntry, type ModelRef, type ModelStatus, type OnnxModelHost } from '#model-service/models';
+import type { TensorJobModel } from '#infra/queue';
 
 export interface ModelsReadiness {
   ready: boolean;

@@ -1,11 +1,11 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { ConfigModule } from '#libs/config';
-import { DbModule, PrismaService } from '#libs/db';
-import { HealthModule, Readiness } from '#libs/http';
-import { MetricsModule } from '#libs/metrics';
-import { ModelRegistryModule } from '#libs/model-registry';
-import { PredictionsModule } from '#libs/predictions';
-import { pingRedis, RedisClient, RedisModule } from '#libs/redis';
+import { ConfigModule } from '#infra/config';
+import { DbModule, PrismaService } from '#infra/db';
+import { HealthModule, Readiness } from '#infra/http';
+import { MetricsModule } from '#infra/metrics';
+import { ModelRegistryModule } from '#model-service/model-registry';
+import { PredictionsModule } from '#platform/predictions';
+import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { InferenceRuntime } from './inference-runtime.service.js';
 
 @Module({

@@ -11,8 +11,8 @@ import {
   type ApiKeyPage,
   type ApiKeyView,
   type ApiKeyWithSecret,
-} from '#libs/api-keys';
-import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#libs/tenancy';
+} from '#platform/api-keys';
+import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
 import { single } from './query-param.js';
 
 /** Responses that carry a secret must never be cached by anything in between. */

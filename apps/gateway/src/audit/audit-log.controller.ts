@@ -1,7 +1,7 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AuditLogRepository, parseAuditQuery, type AuditEntryView } from '#libs/audit';
-import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#libs/tenancy';
+import { AuditLogRepository, parseAuditQuery, type AuditEntryView } from '#platform/audit';
+import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
 import { single } from '../api-keys/query-param.js';
 
 /** Read-only: the audit log has no write route; entries are written with the changes they record. */

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiCookieAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { SessionStore, type SessionUser } from '#libs/identity';
-import { CurrentUser, SessionGuard, type TenancyRequest } from '#libs/tenancy';
+import { SessionStore, type SessionUser } from '#platform/identity';
+import { CurrentUser, SessionGuard, type TenancyRequest } from '#platform/tenancy';
 import { AuthService, type MeView } from './auth.service.js';
 import { acceptInvitationBody, loginBody, parseBody, signupBody } from './parse-body.js';
 

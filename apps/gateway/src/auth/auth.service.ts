@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { writeAudit } from '#libs/audit';
-import { AppConfig } from '#libs/config';
-import { Prisma, PrismaClient, type User } from '#libs/db';
-import { ProblemError } from '#libs/errors';
-import { hashPassword, SessionStore, UsersRepository, verifyPassword, type SessionUser, type StartedSession } from '#libs/identity';
-import { RedisClient } from '#libs/redis';
-import { digestInvitationToken, InvitationsRepository, isInvitationToken, MembershipsRepository } from '#libs/tenancy';
-import { FailureThrottle } from '#libs/throttle';
+import { writeAudit } from '#platform/audit';
+import { AppConfig } from '#infra/config';
+import { Prisma, PrismaClient, type User } from '#infra/db';
+import { ProblemError } from '#infra/errors';
+import { hashPassword, SessionStore, UsersRepository, verifyPassword, type SessionUser, type StartedSession } from '#platform/identity';
+import { RedisClient } from '#infra/redis';
+import { digestInvitationToken, InvitationsRepository, isInvitationToken, MembershipsRepository } from '#platform/tenancy';
+import { FailureThrottle } from '#infra/throttle';
 import { OrgsService } from '../orgs/orgs.service.js';
 
 export function invalidCredentials(): ProblemError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ProblemError } from '#libs/errors';
+import { ProblemError } from '#infra/errors';
 import { createInvitationBody, createOrgBody, parseBody, parsePage, signupBody, slugify } from './parse-body.js';
 
 function problemOf(fn: () => unknown): ProblemError {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ProblemError } from '#libs/errors';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '#libs/identity';
-import { ROLES } from '#libs/tenancy';
+import { ProblemError } from '#infra/errors';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '#platform/identity';
+import { ROLES } from '#platform/tenancy';
 
 /** Parses a JSON body with a (strict) schema or throws 422 validation_failed naming every failing path (JSON Pointer). */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {

@@ -1,8 +1,8 @@
 import { Controller, Get, Param, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiKeyGuard } from '#libs/api-keys';
-import { ProblemError } from '#libs/errors';
-import { featureModels, findFeature, listFeatures, type FeatureDefinition } from '#libs/features';
+import { ApiKeyGuard } from '#platform/api-keys';
+import { ProblemError } from '#infra/errors';
+import { featureModels, findFeature, listFeatures, type FeatureDefinition } from '#feature-engine/features';
 
 export function featureView(f: FeatureDefinition) {
   return {

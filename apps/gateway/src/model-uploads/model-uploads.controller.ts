@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Organization } from '#libs/db';
-import { CurrentActor, CurrentOrg, OrgGuard, RequirePermission, type Actor } from '#libs/tenancy';
+import type { Organization } from '#infra/db';
+import { CurrentActor, CurrentOrg, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
 import { modelView } from '../models/models.controller.js';
 import { ModelUploadsService, type ModelVersionView } from './model-uploads.service.js';
 

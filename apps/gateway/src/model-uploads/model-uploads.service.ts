@@ -3,14 +3,14 @@ import type { Readable } from 'node:stream';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { writeAudit } from '#libs/audit';
-import { AppConfig } from '#libs/config';
-import { PrismaService, type Organization } from '#libs/db';
-import { ProblemError } from '#libs/errors';
-import { discard, DEFAULT_VALIDATION_LIMITS, receiveUpload, storeArtifact, validateModelFile } from '#libs/model-uploads';
-import { ModelRegistry, PLATFORM_NAMESPACE, registerUploadedVersion, uploadedVersionConfig, type RegisteredModel, type UploadedVersionRecord } from '#libs/model-registry';
-import { MODEL_NAME, MODEL_VERSION } from '#libs/models';
-import { actorId, type Actor } from '#libs/tenancy';
+import { writeAudit } from '#platform/audit';
+import { AppConfig } from '#infra/config';
+import { PrismaService, type Organization } from '#infra/db';
+import { ProblemError } from '#infra/errors';
+import { discard, DEFAULT_VALIDATION_LIMITS, receiveUpload, storeArtifact, validateModelFile } from '#model-service/model-uploads';
+import { ModelRegistry, PLATFORM_NAMESPACE, registerUploadedVersion, uploadedVersionConfig, type RegisteredModel, type UploadedVersionRecord } from '#model-service/model-registry';
+import { MODEL_NAME, MODEL_VERSION } from '#model-service/models';
+import { actorId, type Actor } from '#platform/tenancy';
 
 /** The one route that takes a raw body. */
 export const UPLOAD_ROUTE = '/v1/orgs/:org/models/:name/versions/:version';

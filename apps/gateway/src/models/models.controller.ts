@@ -1,8 +1,8 @@
 import { Controller, Get, Param, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#libs/api-keys';
-import { ProblemError } from '#libs/errors';
-import { ModelRegistry, type RegisteredModel } from '#libs/model-registry';
+import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#platform/api-keys';
+import { ProblemError } from '#infra/errors';
+import { ModelRegistry, type RegisteredModel } from '#model-service/model-registry';
 
 export function modelView(m: RegisteredModel) {
   const versions = m.versions.map((v) => ({

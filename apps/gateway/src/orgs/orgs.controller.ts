@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ApiKeyVerifier, bearerToken } from '#libs/api-keys';
-import { ProblemError } from '#libs/errors';
-import { SessionStore, sessionRequired, type SessionUser } from '#libs/identity';
-import { CurrentActor, CurrentOrg, CurrentUser, OrganizationsRepository, OrgGuard, RequirePermission, scopesAllow, SessionGuard, UUID, type Actor, type TenancyRequest } from '#libs/tenancy';
-import type { Organization } from '#libs/db';
+import { ApiKeyVerifier, bearerToken } from '#platform/api-keys';
+import { ProblemError } from '#infra/errors';
+import { SessionStore, sessionRequired, type SessionUser } from '#platform/identity';
+import { CurrentActor, CurrentOrg, CurrentUser, OrganizationsRepository, OrgGuard, RequirePermission, scopesAllow, SessionGuard, UUID, type Actor, type TenancyRequest } from '#platform/tenancy';
+import type { Organization } from '#infra/db';
 import { createInvitationBody, createOrgBody, DEFAULT_INVITATION_SECONDS, parseBody, parsePage, updateMemberBody, updateOrgBody } from '../auth/parse-body.js';
 import { OrgsService } from './orgs.service.js';
 import { organizationView } from './views.js';

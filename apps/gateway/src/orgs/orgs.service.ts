@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { writeAudit, type AuditEntry } from '#libs/audit';
-import { AppConfig } from '#libs/config';
-import { Prisma, PrismaClient, type Organization } from '#libs/db';
-import { ProblemError } from '#libs/errors';
-import { UsersRepository } from '#libs/identity';
+import { writeAudit, type AuditEntry } from '#platform/audit';
+import { AppConfig } from '#infra/config';
+import { Prisma, PrismaClient, type Organization } from '#infra/db';
+import { ProblemError } from '#infra/errors';
+import { UsersRepository } from '#platform/identity';
 import {
   actorId,
   digestInvitationToken,
@@ -17,7 +17,7 @@ import {
   type OrgScope,
   type PageRequest,
   type RoleName,
-} from '#libs/tenancy';
+} from '#platform/tenancy';
 import { slugify } from '../auth/parse-body.js';
 import { invitationView, memberView, organizationView, type OrganizationView } from './views.js';
 

@@ -1,5 +1,5 @@
-import type { Organization } from '#libs/db';
-import type { InvitationRecord, MemberRecord, RoleName } from '#libs/tenancy';
+import type { Organization } from '#infra/db';
+import type { InvitationRecord, MemberRecord, RoleName } from '#platform/tenancy';
 
 export interface OrganizationView {
   id: string;

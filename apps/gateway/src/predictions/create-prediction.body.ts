@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProblemError } from '#libs/errors';
+import { ProblemError } from '#infra/errors';
 
 export const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
 

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#libs/api-keys';
-import { ProblemError } from '#libs/errors';
-import { parsePreferWait, type PredictionView } from '#libs/predictions';
+import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#platform/api-keys';
+import { ProblemError } from '#infra/errors';
+import { parsePreferWait, type PredictionView } from '#platform/predictions';
 import { parseCreatePredictionBody, parseIdempotencyKey } from './create-prediction.body.js';
 import { PredictionsService } from './predictions.service.js';
 

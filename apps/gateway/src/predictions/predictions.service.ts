@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { type AuthenticatedKey } from '#libs/api-keys';
-import { AppConfig } from '#libs/config';
-import { uuidv7 } from '#libs/db';
-import { ProblemError } from '#libs/errors';
-import { featureModels, findFeature, validateFeatureInput } from '#libs/features';
-import { findShippedModel } from '#libs/models';
-import { PredictionEvents, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#libs/predictions';
-import { InferenceQueues } from '#libs/queue';
+import { type AuthenticatedKey } from '#platform/api-keys';
+import { AppConfig } from '#infra/config';
+import { uuidv7 } from '#infra/db';
+import { ProblemError } from '#infra/errors';
+import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/features';
+import { findShippedModel } from '#model-service/models';
+import { PredictionEvents, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
+import { InferenceQueues } from '#infra/queue';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#libs/api-keys';
-import { v2Error, type V2InferResponse, type V2ModelMetadata } from '#libs/inference-protocol';
-import { parsePreferWait } from '#libs/predictions';
+import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#platform/api-keys';
+import { v2Error, type V2InferResponse, type V2ModelMetadata } from '#model-service/inference-protocol';
+import { parsePreferWait } from '#platform/predictions';
 import { V2_DEFAULT_WAIT_SECONDS, V2Service } from './v2.service.js';
 
 const TENSOR_SCHEMA = {

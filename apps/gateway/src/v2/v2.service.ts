@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import type { AuthenticatedKey } from '#libs/api-keys';
-import { AppConfig } from '#libs/config';
-import { uuidv7 } from '#libs/db';
-import { PROBLEM_CODES, ProblemError, type ProblemCode } from '#libs/errors';
-import { Readiness } from '#libs/http';
-import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse, type V2ModelMetadata, type V2ResponseTensor } from '#libs/inference-protocol';
-import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#libs/model-registry';
-import type { ModelSignature } from '#libs/models';
-import { PredictionEvents, PredictionsRepository, isTerminal } from '#libs/predictions';
-import { InferenceQueues } from '#libs/queue';
+import type { AuthenticatedKey } from '#platform/api-keys';
+import { AppConfig } from '#infra/config';
+import { uuidv7 } from '#infra/db';
+import { PROBLEM_CODES, ProblemError, type ProblemCode } from '#infra/errors';
+import { Readiness } from '#infra/http';
+import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse, type V2ModelMetadata, type V2ResponseTensor } from '#model-service/inference-protocol';
+import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
+import type { ModelSignature } from '#model-service/models';
+import { PredictionEvents, PredictionsRepository, isTerminal } from '#platform/predictions';
+import { InferenceQueues } from '#infra/queue';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
 /** How long an infer request waits for its result by default (seconds). */

@@ -1,8 +1,8 @@
 // BatchingRunner against a fake host (pure JS model: y = 2x per row), so batch formation,
 // splitting, failure isolation and per-job facts are checked without onnxruntime.
 import { describe, expect, it } from '@jest/globals';
-import { isProblemError, ProblemError } from '#libs/errors';
-import { float32Tensor, type ModelRef, type ModelRunner, type TensorData } from '#libs/models';
+import { isProblemError, ProblemError } from '#infra/errors';
+import { float32Tensor, type ModelRef, type ModelRunner, type TensorData } from '#model-service/models';
 import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from './batching-runner.js';
 
 const MODEL: ModelRef = { name: 'double', version: '1' };

@@ -3,9 +3,9 @@
  * concurrent calls for one model version (and one batch shape) into a single
  * `session.run`, then splits the outputs back per call. Plain class, no Nest.
  */
-import { BatchItemError, batchKey, DynamicBatcher, splitOutputs, stackFeeds, type BatchPolicy, type Feeds, type ItemOutcome, type PaddingRule } from '#libs/batching';
-import { ProblemError } from '#libs/errors';
-import { effectiveMaxBatchSize, elementCount, modelKey, type ExecutionProvider, type ModelEntry, type ModelRef, type ModelRunner, type TensorData } from '#libs/models';
+import { BatchItemError, batchKey, DynamicBatcher, splitOutputs, stackFeeds, type BatchPolicy, type Feeds, type ItemOutcome, type PaddingRule } from '#model-service/batching';
+import { ProblemError } from '#infra/errors';
+import { effectiveMaxBatchSize, elementCount, modelKey, type ExecutionProvider, type ModelEntry, type ModelRef, type ModelRunner, type TensorData } from '#model-service/models';
 
 /** How one model version is batched. `maxBatchSize` 1 turns batching off for it. */
 export interface ModelBatching extends BatchPolicy {

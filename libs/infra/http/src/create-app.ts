@@ -1,0 +1,120 @@
+import 'reflect-metadata';
+import { Logger, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ConfigError, readProcessEnv, type Env } from '#infra/config';
+import { MetricsRegistry } from '#infra/metrics';
+import { ProblemFilter } from './problem.filter.js';
+import { requestIdFor } from './request-id.js';
+
+export interface HttpAppOptions {
+  bodyLimit: number;
+  logLevel: LogLevel;
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (request.ip). Default: none. */
+  trustProxy?: boolean | number | string[];
+  /** Paths whose problems also carry a plain `error` string (see ProblemFilterOptions). */
+  errorMember?: (path: string) => boolean;
+}
+
+/** A hop count becomes "trust the nearest n proxies" (Fastify's typings take a function for it). */
+function trustProxyOption(v: HttpAppOptions['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof v === 'number') return (_address: string, hop: number) => hop < v;
+  return v ?? false;
+}
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/**
+ * A Nest application on Fastify with Stratum's HTTP conventions: request ids in and out,
+ * JSON bodies only (415 otherwise), a body limit (413), problem+json for every error,
+ * and the request-duration histogram.
+ */
+export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.bodyLimit,
+    trustProxy: trustProxyOption(options.trustProxy),
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFor(req.headers['x-request-id']),
+    requestIdHeader: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
+    bodyParser: false,
+    logger: LEVELS.slice(0, LEVELS.indexOf(options.logLevel) + 1),
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  // Only JSON bodies: text/plain is one of Fastify's defaults, drop it so it gets a 415.
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  let metrics: MetricsRegistry | undefined;
+  try {
+    metrics = app.get(MetricsRegistry, { strict: false });
+  } catch {
+    metrics = undefined;
+  }
+  if (metrics) {
+    fastify.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    });
+  }
+  app.useGlobalFilters(new ProblemFilter(options.errorMember ? { errorMember: options.errorMember } : {}));
+  return app;
+}
+
+/**
+ * Runs an app: validates the configuration first (exit 1 with every bad variable named),
+ * starts it, and on SIGINT/SIGTERM closes it (shutdown hooks run) and exits 0.
+ */
+export async function runApp(name: string, start: (env: Env) => Promise<{ close(): Promise<void> }>): Promise<void> {
+  let env: Env;
+  try {
+    env = readProcessEnv();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`${name}: ${e.message}`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  let app: { close(): Promise<void> };
+  try {
+    app = await start(env);
+  } catch (e) {
+    new Logger(name).fatal(`failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    new Logger(name).log(`${signal}: shutting down`);
+    const force = setTimeout(() => {
+      new Logger(name).error('shutdown took longer than 8 s; exiting');
+      process.exit(1);
+    }, 8_000);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        new Logger(name).error(`shutdown failed: ${String(e)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+export async function listen(app: NestFastifyApplication, host: string, port: number, name: string): Promise<string> {
+  await app.listen({ host, port });
+  const address = app.getHttpServer().address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`;
+  new Logger(name).log(`listening on ${url}`);
+  return url;
+}

@@ -1,0 +1,83 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AppConfig } from '#infra/config';
+import { ProblemError } from '#infra/errors';
+import { createRedis } from '#infra/redis';
+import { INFERENCE_ATTEMPTS, INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData } from './inference-job.js';
+
+export type QueueCounts = Record<'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed', number>;
+export const COUNTED_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
+
+/** Bounds a Redis round trip so a Redis outage answers 503 instead of hanging. */
+export async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Producer side of the model-pool queues (gateway, autoscaler). */
+@Injectable()
+export class InferenceQueues implements OnApplicationShutdown {
+  private readonly logger = new Logger('InferenceQueues');
+  private readonly connection: Redis;
+  private readonly queues = new Map<string, Queue<InferenceJobData>>();
+
+  constructor(private readonly config: AppConfig) {
+    this.connection = createRedis(config.env.REDIS_URL, 'stratum-queues');
+    this.connection.on('error', (e: Error) => this.logger.warn(`redis: ${e.message}`));
+  }
+
+  queue(pool: string): Queue<InferenceJobData> {
+    let q = this.queues.get(pool);
+    if (!q) {
+      q = new Queue<InferenceJobData>(inferenceQueueName(pool), { connection: this.connection, prefix: this.config.env.REDIS_PREFIX });
+      q.on('error', (e: Error) => this.logger.warn(`queue ${pool}: ${e.message}`));
+      this.queues.set(pool, q);
+    }
+    return q;
+  }
+
+  async enqueue(pool: string, data: InferenceJobData): Promise<void> {
+    const unavailable = () =>
+      new ProblemError('queue_unavailable', 'The prediction queue is not reachable right now; retry shortly.', { headers: { 'retry-after': '5' } });
+    if (this.connection.status !== 'ready') throw unavailable();
+    await withDeadline(
+      this.queue(pool).add(INFERENCE_JOB_NAME, data, {
+        jobId: data.predictionId,
+        priority: data.priority,
+        attempts: INFERENCE_ATTEMPTS,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: { age: 3_600, count: 10_000 },
+        removeOnFail: { age: 24 * 3_600 },
+      }),
+      2_000,
+      unavailable,
+    );
+  }
+
+  /** Removes a job that no worker has taken yet. Returns false when it already started. */
+  async removeIfWaiting(pool: string, jobId: string): Promise<boolean> {
+    const job = await this.queue(pool).getJob(jobId);
+    if (!job) return false;
+    const state = await job.getState();
+    if (state !== 'waiting' && state !== 'prioritized' && state !== 'delayed') return false;
+    await job.remove();
+    return true;
+  }
+
+  async counts(pool: string): Promise<QueueCounts> {
+    const raw = await withDeadline(this.queue(pool).getJobCounts(...COUNTED_STATES), 1_000, () => new Error('redis timed out'));
+    const out = {} as QueueCounts;
+    for (const s of COUNTED_STATES) out[s] = raw[s] ?? 0;
+    return out;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    this.connection.disconnect();
+  }
+}

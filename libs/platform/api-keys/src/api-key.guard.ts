@@ -1,0 +1,31 @@
+import { createParamDecorator, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ProblemError } from '#infra/errors';
+import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from './api-key-verifier.js';
+
+type AuthedRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
+
+/**
+ * Requires a valid API key with the `predict` scope; puts the key on the request. Failed
+ * verifications are counted per client IP (request.ip: behind a proxy, configure Fastify's
+ * trustProxy so it is the client's) and answered 429 past the limit.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(private readonly verifier: ApiKeyVerifier) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<AuthedRequest>();
+    const key = await this.verifier.verify(bearerToken(request.headers.authorization), request.ip);
+    if (!key.scopes.includes('predict')) throw new ProblemError('forbidden', 'This API key lacks the "predict" scope.');
+    request.apiKey = key;
+    return true;
+  }
+}
+
+/** The verified key of the request (use behind ApiKeyGuard). */
+export const CurrentKey = createParamDecorator((_: unknown, context: ExecutionContext): AuthenticatedKey => {
+  const key = context.switchToHttp().getRequest<AuthedRequest>().apiKey;
+  if (!key) throw new Error('CurrentKey used on a route without ApiKeyGuard');
+  return key;
+});

@@ -1,0 +1,20 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { repoRoot } from '#infra/db';
+import { roleTableMarkdown } from './role-table.js';
+
+describe('role table', () => {
+  it('has one row per permission; owners and admins hold all, viewers read only', () => {
+    const lines = roleTableMarkdown().split('\n');
+    expect(lines[0]).toBe('| Permission | owner | admin | developer | billing | viewer | key `predict` | key `usage:read` | key `keys:write` | key `admin` |');
+    expect(lines).toHaveLength(2 + 12);
+    expect(lines).toContain('| `members:write` | ✓ | ✓ |  |  |  |  |  |  | ✓ |');
+    expect(lines).toContain('| `org:read` | ✓ | ✓ | ✓ | ✓ | ✓ |  | ✓ | ✓ | ✓ |');
+  });
+
+  it('is the table the README shows', async () => {
+    const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
+    expect(readme).toContain(roleTableMarkdown());
+  });
+});
