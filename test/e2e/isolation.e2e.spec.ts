@@ -91,7 +91,19 @@ async function tenant(name: string): Promise<Tenant> {
   const predictKey = await mk({ name: 'predict', scopes: ['predict'] });
   const predictionId = uuidv7();
   await env.db.prisma.prediction.create({
-    data: { id: predictionId, orgId: s.orgId, apiKeyId: predictKey.id, mode: 'live', feature: 'ocr-line', featureVersion: '1', status: 'starting', input: {} },
+    data: {
+      id: predictionId,
+      orgId: s.orgId,
+      apiKeyId: predictKey.id,
+      mode: 'live',
+      feature: 'ocr-line',
+      featureVersion: '1',
+      status: 'starting',
+      pool: 'ppocr-rec',
+      spec: { kind: 'feature' },
+      deadlineAt: new Date(Date.now() + 3_600_000),
+      input: { create: { orgId: s.orgId, input: {} } },
+    },
   });
   const member = await addMember(env.db.prisma, s.orgId, 'developer');
   const inv = await env.call('POST', `/v1/orgs/${s.orgId}/invitations`, owner, { email: `invitee@${s.slug}.test`, role: 'viewer' });

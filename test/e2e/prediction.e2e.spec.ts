@@ -1,5 +1,6 @@
 // The foundation end to end: gateway and worker as real processes (as `npm start` runs
 // them), real Postgres and Redis, the real PaddleOCR model, a seeded API key.
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { generateApiKey } from '#platform/api-keys';
 import { repoRoot, uuidv7 } from '#infra/db';
 import { seedDemo } from '../../scripts/seed.js';
+import { consumerCaughtUp } from '../support/lifecycle.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { freePort, startApp, waitAlive, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
@@ -54,7 +56,9 @@ function expectProblem(r: Awaited<ReturnType<typeof api>>, status: number, code:
   expect(r.json.requestId).toBe(r.headers.get('x-request-id'));
 }
 
+/** The usage events of a prediction, once the gateway's usage consumer has read every lifecycle event. */
 async function usageEvents(id: string) {
+  await consumerCaughtUp(db.prisma);
   return db.prisma.usageEvent.findMany({ where: { id } });
 }
 
@@ -183,8 +187,26 @@ describe('errors are problem+json with a stable code', () => {
   });
 
   it('413 for a body over the limit', async () => {
-    const big = 'A'.repeat(BODY_LIMIT + 1024);
-    expectProblem(await api('/v1/predictions', { body: { feature: 'ocr-line', input: { image: big } } }), 413, 'payload_too_large');
+    const big = JSON.stringify({ feature: 'ocr-line', input: { image: 'A'.repeat(BODY_LIMIT + 1024) } });
+    // The gateway answers 413 from the Content-Length and closes the connection while the body
+    // is still being sent: read the answer with node:http, which keeps it when the write fails.
+    const res = await new Promise<{ status: number; headers: Headers; json: any }>((resolve, reject) => {
+      const req = httpRequest(`${gateway.url}/v1/predictions`, { method: 'POST', headers: { authorization: `Bearer ${testKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(big) } }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string') headers.set(k, v);
+          resolve({ status: r.statusCode ?? 0, headers, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        });
+        r.on('error', reject);
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EPIPE' && e.code !== 'ECONNRESET') reject(e);
+      });
+      req.end(big);
+    });
+    expectProblem(res, 413, 'payload_too_large');
   });
 
   it('415 for a body that is not JSON', async () => {

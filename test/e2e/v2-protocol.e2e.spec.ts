@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { uuidv7 } from '#infra/db';
 import { tinyClassifierReference, TINY_CLASSIFIER_SPEC, writeTinyRepository, type TinyClassifierSpec } from '#model-service/models';
 import { seedDemo } from '../../scripts/seed.js';
+import { consumerCaughtUp } from '../support/lifecycle.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
@@ -212,6 +213,7 @@ describe('infer', () => {
     const liveId = live.headers.get('x-prediction-id')!;
     const test = await call('POST', '/v2/models/tiny-classifier/infer', testKey, inferBody());
     const testId = test.headers.get('x-prediction-id')!;
+    await consumerCaughtUp(db.prisma);
     const liveEvents = await db.prisma.usageEvent.findMany({ where: { id: liveId } });
     expect(liveEvents).toEqual([expect.objectContaining({ orgId, feature: 'model:tiny-classifier', units: 1, unitType: 'call', mode: 'live' })]);
     expect(await db.prisma.usageEvent.count({ where: { id: testId, mode: 'live' } })).toBe(0);

@@ -142,26 +142,29 @@ describe('per-job batch facts', () => {
     const runner = runnerFor([rec], 100);
     const image = (await readFile(join(repoRoot(), 'examples', 'hello.png'))).toString('base64');
     const recorded: PredictionMetrics[] = [];
-    const repo = {
-      markProcessing: async () => true,
-      succeed: async (_scope: unknown, _id: string, s: { metrics: PredictionMetrics }) => void recorded.push(s.metrics),
-      fail: async () => undefined,
+    const lifecycle = {
+      start: async () => ({ input: { image } }),
+      succeed: async (_scope: unknown, _id: string, s: { metrics: PredictionMetrics }) => {
+        recorded.push(s.metrics);
+        return true;
+      },
+      fail: async () => true,
     };
     const job = (i: number): FeatureJobData => ({
       predictionId: `p${i}`,
       orgId: 'o',
       apiKeyId: 'k',
       mode: 'test',
+      kind: 'feature',
       feature: { name: 'ocr-line', version: '1' },
       models: [{ name: 'ppocr-rec', version: '1' }],
-      input: { image },
       priority: 1,
       enqueuedAt: Date.now(),
     });
     const run = (i: number, r: ModelRunner & { facts?: () => { batchSize: number; batchQueueMs: number } }) =>
       processInferenceJob(
         { data: job(i), attemptsMade: 0, maxAttempts: 1 },
-        { repo: repo as never, events: { publishFinished: async () => undefined }, runner: r, ...(r.facts ? { batchFacts: r.facts.bind(r) } : {}) },
+        { lifecycle: lifecycle, runner: r, ...(r.facts ? { batchFacts: r.facts.bind(r) } : {}) },
       );
     // Two jobs together share a batch; a job alone waits the max queue delay for a companion.
     expect(await Promise.all([run(1, runner.forJob()), run(2, runner.forJob())])).toEqual(['succeeded', 'succeeded']);

@@ -7,7 +7,8 @@ import { HealthModule, Readiness } from '#infra/http';
 import { IdentityModule } from '#platform/identity';
 import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelCatalogue, ModelRegistryModule, TENANT_POOL } from '#model-service/model-registry';
-import { PredictionsModule } from '#platform/predictions';
+import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
+import { UsageConsumer } from '#platform/metering';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -29,7 +30,18 @@ import { V2Service } from './v2/v2.service.js';
 @Module({
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, QueueModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController],
-  providers: [PredictionsService, AuthService, OrgsService, V2Service, ModelUploadsService],
+  providers: [
+    PredictionsService,
+    AuthService,
+    OrgsService,
+    V2Service,
+    ModelUploadsService,
+    // System jobs (SYSTEM_JOBS=on, the default): lifecycle consumers, recovery, retention.
+    UsageConsumer,
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer) => [usage], inject: [UsageConsumer] },
+    OutboxDispatcher,
+    PredictionRecovery,
+  ],
 })
 export class GatewayModule implements OnModuleInit {
   constructor(

@@ -7,7 +7,7 @@ import { Readiness } from '#infra/http';
 import { MetricsRegistry } from '#infra/metrics';
 import { ModelCatalogue, ModelRegistry, PLATFORM_NAMESPACE, reportWarm, TENANT_POOL, WARM_REFRESH_MS, withdrawWarm } from '#model-service/model-registry';
 import { effectiveMaxBatchSize, modelKey, OnnxModelHost, ThreadedModelHost, type ExecutionProvider, type HostObserver, type ModelEntry, type ModelStatus } from '#model-service/models';
-import { PredictionEvents, PredictionsRepository } from '#platform/predictions';
+import { PredictionLifecycle } from '#platform/predictions';
 import { INFERENCE_ATTEMPTS, inferenceQueueName, isTensorJob, type InferenceJobData } from '#infra/queue';
 import { createRedis, RedisClient } from '#infra/redis';
 import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from './batching/batching-runner.js';
@@ -51,8 +51,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly repo: PredictionsRepository,
-    private readonly events: PredictionEvents,
+    private readonly lifecycle: PredictionLifecycle,
     private readonly registry: ModelRegistry,
     private readonly redis: RedisClient,
     catalogue: ModelCatalogue,
@@ -176,7 +175,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
         try {
           const outcome = await processInferenceJob(
             { data: job.data, attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? INFERENCE_ATTEMPTS },
-            { repo: this.repo, events: this.events, runner, batchFacts: () => runner.facts(), models: this.models },
+            { lifecycle: this.lifecycle, runner, batchFacts: () => runner.facts(), models: this.models },
           );
           this.metrics.jobs.inc({ pool, outcome });
           return outcome;
@@ -188,7 +187,17 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
           this.metrics.busy.set({ pool }, (this.active.get(pool) ?? 0) / concurrency);
         }
       },
-      { connection, prefix: this.config.env.REDIS_PREFIX, concurrency },
+      {
+        connection,
+        prefix: this.config.env.REDIS_PREFIX,
+        concurrency,
+        // A worker that dies mid-job stops renewing its locks: within WORKER_LOCK_MS +
+        // WORKER_STALLED_CHECK_MS another worker takes the job again (the lifecycle makes the
+        // second run bill nothing twice). Twice stalled, the job fails and recovery fails the prediction.
+        lockDuration: this.config.env.WORKER_LOCK_MS,
+        stalledInterval: this.config.env.WORKER_STALLED_CHECK_MS,
+        maxStalledCount: 2,
+      },
     );
     worker.on('error', (e: Error) => this.logger.warn(`queue ${pool}: ${e.message}`));
     worker.on('failed', (job, e) => this.logger.warn(`job ${job?.id ?? '?'} failed: ${e.message}`));

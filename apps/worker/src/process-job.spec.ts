@@ -7,26 +7,29 @@ import { join } from 'node:path';
 import { repoRoot, uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { findShippedModel, OnnxModelHost, type ModelRunner } from '#model-service/models';
-import { PredictionsRepository } from '#platform/predictions';
+import type { PredictionLifecycle, PredictionsRepository } from '#platform/predictions';
 import type { InferenceJobData } from '#infra/queue';
 import { seedDemo } from '../../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.js';
+import { testLifecycle, type TestLifecycle } from '../../../test/support/lifecycle.js';
 import { processInferenceJob, type JobDeps } from './process-job.js';
 
 let db: TestDatabase;
+let t: TestLifecycle;
 let repo: PredictionsRepository;
+let lifecycle: PredictionLifecycle;
 let host: OnnxModelHost;
 let orgId: string;
 let apiKeyId: string;
 let image: string;
-const published: string[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('process_job');
   const seeded = await seedDemo({ prisma: db.prisma, pepper: 'p'.repeat(40) });
   orgId = seeded.orgId;
   apiKeyId = seeded.testKey.id;
-  repo = new PredictionsRepository(db.prisma);
+  t = testLifecycle(db.prisma);
+  ({ repo, lifecycle } = t);
   host = new OnnxModelHost();
   await host.load(findShippedModel('ppocr-rec')!, { executionProviders: ['cpu'], intraOpThreads: 1 });
   image = (await readFile(join(repoRoot(), 'examples', 'hello.png'))).toString('base64');
@@ -37,18 +40,26 @@ afterAll(async () => {
   await db?.drop();
 });
 
+const submitter = () => ({ orgId, apiKeyId, mode: 'test' as const, priority: 1 });
+
+/** Submits through the lifecycle (input stored in Postgres) and returns the job it enqueued: ids, no input. */
 async function newJob(input: unknown = { image }): Promise<InferenceJobData> {
-  const id = uuidv7();
-  const created = await repo.create({ orgId }, { id, apiKeyId, mode: 'test', feature: 'ocr-line', featureVersion: '1', input });
-  expect(created).not.toBe('duplicate');
-  return { predictionId: id, orgId, apiKeyId, mode: 'test', feature: { name: 'ocr-line', version: '1' }, models: [{ name: 'ppocr-rec', version: '1' }], input, priority: 1, enqueuedAt: Date.now() };
+  const { record } = await lifecycle.submit(submitter(), { feature: 'ocr-line', featureVersion: '1', pool: 'ppocr-rec', models: [{ name: 'ppocr-rec', version: '1' }], spec: { kind: 'feature' }, input }, { waitMs: null });
+  const job = t.enqueued.find((j) => j.predictionId === record.id)!;
+  expect(JSON.stringify(job)).not.toContain(typeof input === 'object' && input && 'image' in input ? String((input as { image: string }).image).slice(0, 32) : '\u0000');
+  return job;
 }
 
 function deps(runner: ModelRunner = host): JobDeps {
-  return { repo, runner, events: { publishFinished: async (id: string) => void published.push(id) } };
+  return { lifecycle, runner };
 }
 
-const usage = (id: string) => db.prisma.usageEvent.count({ where: { id } });
+/** Usage events of a prediction, once the usage consumer has read every committed lifecycle event. */
+const usage = async (id: string) => {
+  await t.drainUsage();
+  return db.prisma.usageEvent.count({ where: { id } });
+};
+const eventTypes = async (id: string) => (await db.prisma.predictionEvent.findMany({ where: { predictionId: id }, orderBy: { seq: 'asc' } })).map((e) => e.type);
 const status = async (id: string) => (await db.prisma.prediction.findUniqueOrThrow({ where: { id } })).status;
 
 describe('processInferenceJob', () => {
@@ -57,16 +68,20 @@ describe('processInferenceJob', () => {
     expect(await processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, deps())).toBe('succeeded');
     const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
     expect(row).toMatchObject({ status: 'succeeded', units: 1, output: { text: 'Hello Stratum' } });
-    expect(published).toContain(data.predictionId);
+    expect(t.announced).toContain(data.predictionId);
     expect(await processInferenceJob({ data, attemptsMade: 1, maxAttempts: 3 }, deps())).toBe('skipped');
     expect(await usage(data.predictionId)).toBe(1);
+    expect(await db.prisma.usageEvent.findUniqueOrThrow({ where: { id: data.predictionId } })).toMatchObject({ orgId, apiKeyId, feature: 'ocr-line', units: 1, unitType: 'image', mode: 'test' });
+    expect(await eventTypes(data.predictionId)).toEqual(['prediction.created', 'prediction.started', 'prediction.succeeded']);
   });
 
   it('succeed() is idempotent even when called twice directly', async () => {
     const data = await newJob();
-    const result = { output: { text: 'x' }, metrics: { queue_time_ms: 1, predict_time_ms: 1, total_time_ms: 2, batch_size: 1 }, models: [], usage: { apiKeyId, feature: 'ocr-line', units: 1, unitType: 'image', mode: 'test' as const } };
-    expect(await repo.succeed({ orgId }, data.predictionId, result, new Date())).toBe(true);
-    expect(await repo.succeed({ orgId }, data.predictionId, result, new Date())).toBe(false);
+    const result = { output: { text: 'x' }, metrics: { queue_time_ms: 1, predict_time_ms: 1, total_time_ms: 2, batch_size: 1 }, models: [], units: 1, unitType: 'image' };
+    expect(await lifecycle.succeed({ orgId }, data.predictionId, result, new Date())).toBe(false); // not started: refused
+    expect(await lifecycle.start({ orgId }, data.predictionId, 1, new Date())).toEqual({ input: { image } });
+    expect(await lifecycle.succeed({ orgId }, data.predictionId, result, new Date())).toBe(true);
+    expect(await lifecycle.succeed({ orgId }, data.predictionId, result, new Date())).toBe(false);
     expect(await usage(data.predictionId)).toBe(1);
   });
 
@@ -76,6 +91,7 @@ describe('processInferenceJob', () => {
     const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
     expect(row).toMatchObject({ status: 'failed', error: { code: 'invalid_input' }, units: null });
     expect(await usage(data.predictionId)).toBe(0);
+    expect(await eventTypes(data.predictionId)).toEqual(['prediction.created', 'prediction.started', 'prediction.failed']);
   });
 
   it('leaves a transient failure to BullMQ\'s retry, and records failure on the last attempt', async () => {
@@ -101,10 +117,35 @@ describe('processInferenceJob', () => {
 
   it('skips a canceled prediction and bills nothing', async () => {
     const data = await newJob();
-    expect(await repo.cancel({ orgId }, data.predictionId, new Date())).toBe(true);
+    expect((await lifecycle.cancel({ orgId, mode: 'test' }, data.predictionId, new Date()))?.status).toBe('canceled');
     expect(await processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, deps())).toBe('skipped');
     expect(await status(data.predictionId)).toBe('canceled');
     expect(await usage(data.predictionId)).toBe(0);
+  });
+
+  it('a prediction canceled while its model is running ends canceled and unbilled', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let running!: () => void;
+    const entered = new Promise<void>((resolve) => (running = resolve));
+    const slow: ModelRunner = {
+      run: async (ref, feeds) => {
+        running();
+        await gate;
+        return host.run(ref, feeds);
+      },
+    };
+    const data = await newJob();
+    const outcome = processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, deps(slow));
+    await entered;
+    expect(await status(data.predictionId)).toBe('processing');
+    expect((await lifecycle.cancel({ orgId, mode: 'test' }, data.predictionId, new Date()))?.status).toBe('canceled');
+    release();
+    expect(await outcome).toBe('skipped');
+    const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
+    expect(row).toMatchObject({ status: 'canceled', units: null, output: null });
+    expect(await usage(data.predictionId)).toBe(0);
+    expect(await eventTypes(data.predictionId)).toEqual(['prediction.created', 'prediction.started', 'prediction.canceled']);
   });
 
   it('never finds another tenant\'s prediction or the other mode\'s', async () => {
@@ -112,28 +153,21 @@ describe('processInferenceJob', () => {
     expect(await repo.find({ orgId: uuidv7(), mode: 'test' }, data.predictionId)).toBeNull();
     expect(await repo.find({ orgId, mode: 'live' }, data.predictionId)).toBeNull();
     expect(await repo.find({ orgId, mode: 'test' }, data.predictionId)).not.toBeNull();
-    expect(await repo.markProcessing({ orgId: uuidv7() }, data.predictionId, new Date())).toBe(false);
+    expect(await lifecycle.start({ orgId: uuidv7() }, data.predictionId, 1, new Date())).toBeNull();
+    expect(await lifecycle.cancel({ orgId, mode: 'live' }, data.predictionId, new Date())).toBeNull();
+    expect(await status(data.predictionId)).toBe('starting');
   });
 });
 
 describe('processInferenceJob with a tensor job (v2 infer)', () => {
   async function newTensorJob(): Promise<InferenceJobData> {
-    const id = uuidv7();
     const inputs = { x: { dtype: 'float32' as const, dims: [1, 2], data: [1, 2] } };
-    expect(await repo.create({ orgId }, { id, apiKeyId, mode: 'test', feature: 'model:m', featureVersion: '1', input: { inputs } })).not.toBe('duplicate');
-    return {
-      kind: 'tensor',
-      predictionId: id,
-      orgId,
-      apiKeyId,
-      mode: 'test',
-      models: [{ name: 'm', version: '1' }],
-      model: { namespace: 'platform', name: 'm', version: '1', artifactUri: 'builtin:m', sha256: 'x' },
-      inputs,
-      outputs: ['y'],
-      priority: 1,
-      enqueuedAt: Date.now(),
-    };
+    const model = { namespace: 'platform', name: 'm', version: '1', artifactUri: 'builtin:m', sha256: 'x' };
+    const { record } = await lifecycle.submit(submitter(), { feature: 'model:m', featureVersion: '1', pool: 'tiny', models: [{ name: 'm', version: '1' }], spec: { kind: 'tensor', model, outputs: ['y'] }, input: { inputs, outputs: ['y'] } }, { waitMs: null });
+    const job = t.enqueued.find((j) => j.predictionId === record.id)!;
+    expect(job).toMatchObject({ kind: 'tensor', model, outputs: ['y'] });
+    expect(job).not.toHaveProperty('inputs');
+    return job;
   }
 
   it('runs the model through the runner, keeps only the outputs asked for, and bills one call', async () => {
@@ -149,6 +183,7 @@ describe('processInferenceJob with a tensor job (v2 infer)', () => {
     expect(seen).toEqual(['m@1:1,2']);
     const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
     expect(row).toMatchObject({ status: 'succeeded', units: 1, output: { outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 2], data: [3, 4] }] } });
+    expect(await usage(data.predictionId)).toBe(1);
     expect(await db.prisma.usageEvent.findUniqueOrThrow({ where: { id: data.predictionId } })).toMatchObject({ feature: 'model:m', units: 1, unitType: 'call', mode: 'test' });
   });
 

@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { type AuthenticatedKey } from '#platform/api-keys';
 import { AppConfig } from '#infra/config';
-import { uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/features';
 import { findShippedModel } from '#model-service/models';
-import { PredictionEvents, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
-import { InferenceQueues } from '#infra/queue';
+import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -30,13 +28,11 @@ export interface CreateResult {
 export class PredictionsService {
   constructor(
     private readonly repo: PredictionsRepository,
-    private readonly events: PredictionEvents,
-    private readonly queues: InferenceQueues,
+    private readonly lifecycle: PredictionLifecycle,
     private readonly config: AppConfig,
   ) {}
 
   async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; idempotencyKey?: string }): Promise<CreateResult> {
-    const scope = { orgId: key.orgId, mode: key.mode };
     const feature = findFeature(body.feature, body.version);
     if (!feature) {
       throw new ProblemError('feature_not_found', `No feature "${body.feature}"${body.version ? ` at version ${body.version}` : ''}. GET /v1/features lists them.`);
@@ -48,54 +44,22 @@ export class PredictionsService {
       throw new ProblemError('model_unavailable', `Feature "${feature.name}" has no model pool to run on.`, { headers: { 'retry-after': '30' } });
     }
 
-    const id = uuidv7();
-    const waiter = opts.waitSeconds !== null ? this.events.waitFor(id, opts.waitSeconds * 1000) : null;
-    try {
-      const created = await this.repo.create(scope, {
-        id,
-        apiKeyId: key.keyId,
-        mode: key.mode,
+    const { record, replayed } = await this.lifecycle.submit(
+      { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
+      {
         feature: feature.name,
         featureVersion: feature.version,
+        pool,
+        models,
+        spec: { kind: 'feature' },
         input: body.input,
         ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
         ...(body.webhook ? { webhook: body.webhook } : {}),
         ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
-      });
-      if (created === 'duplicate') {
-        // The Idempotency-Key was used before (or concurrently): replay that prediction.
-        // Held by the other mode, it is a conflict (modes never see each other's data).
-        const earlier = opts.idempotencyKey ? await this.repo.findByIdempotencyKey(scope, opts.idempotencyKey) : null;
-        if (earlier) return { prediction: this.view(earlier), finished: isTerminal(earlier.status), replayed: true };
-        throw new ProblemError('conflict', 'This Idempotency-Key is already used by another request of this organization.');
-      }
-      try {
-        await this.queues.enqueue(pool, {
-          predictionId: id,
-          orgId: key.orgId,
-          apiKeyId: key.keyId,
-          mode: key.mode,
-          feature: { name: feature.name, version: feature.version },
-          models,
-          input: body.input,
-          priority: key.queuePriority,
-          ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
-          ...(body.webhook ? { webhook: body.webhook } : {}),
-          enqueuedAt: Date.now(),
-        });
-      } catch (e) {
-        // Nothing ran and nothing is billed: forget the prediction, the client retries.
-        await this.repo.remove(scope, id);
-        throw e;
-      }
-      if (!waiter) return { prediction: this.view(created), finished: false, replayed: false };
-      await waiter.done;
-      const row = await this.repo.find(scope, id);
-      if (!row) throw new Error(`prediction ${id} vanished`);
-      return { prediction: this.view(row), finished: isTerminal(row.status), replayed: false };
-    } finally {
-      waiter?.cancel();
-    }
+      },
+      { waitMs: opts.waitSeconds !== null ? opts.waitSeconds * 1000 : null },
+    );
+    return { prediction: this.view(record), finished: isTerminal(record.status), replayed };
   }
 
   async get(key: AuthenticatedKey, id: string): Promise<PredictionView> {
@@ -112,17 +76,9 @@ export class PredictionsService {
 
   async cancel(key: AuthenticatedKey, id: string): Promise<PredictionView> {
     const row = await this.mustFind(key, id);
-    if (!isTerminal(row.status)) {
-      const scope = { orgId: key.orgId, mode: key.mode };
-      const canceled = await this.repo.cancel(scope, id, new Date());
-      if (canceled) {
-        const feature = findFeature(row.feature, row.featureVersion);
-        const pool = feature ? poolOf(featureModels(feature)) : undefined;
-        if (pool) await this.queues.removeIfWaiting(pool, id).catch(() => false);
-        await this.events.publishFinished(id).catch(() => undefined);
-      }
-    }
-    return this.view(await this.mustFind(key, id));
+    if (isTerminal(row.status)) return this.view(row);
+    const after = await this.lifecycle.cancel({ orgId: key.orgId, mode: key.mode }, id, new Date());
+    return this.view(after ?? row);
   }
 
   private async mustFind(key: AuthenticatedKey, id: string): Promise<PredictionRecord> {

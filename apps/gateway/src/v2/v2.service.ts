@@ -1,14 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthenticatedKey } from '#platform/api-keys';
 import { AppConfig } from '#infra/config';
-import { uuidv7 } from '#infra/db';
 import { PROBLEM_CODES, ProblemError, type ProblemCode } from '#infra/errors';
 import { Readiness } from '#infra/http';
 import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse, type V2ModelMetadata, type V2ResponseTensor } from '#model-service/inference-protocol';
 import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
 import type { ModelSignature } from '#model-service/models';
-import { PredictionEvents, PredictionsRepository, isTerminal } from '#platform/predictions';
-import { InferenceQueues } from '#infra/queue';
+import { PredictionLifecycle, isTerminal } from '#platform/predictions';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
 /** How long an infer request waits for its result by default (seconds). */
@@ -35,9 +33,7 @@ export interface ReadyState {
 export class V2Service {
   constructor(
     private readonly registry: ModelRegistry,
-    private readonly repo: PredictionsRepository,
-    private readonly events: PredictionEvents,
-    private readonly queues: InferenceQueues,
+    private readonly lifecycle: PredictionLifecycle,
     private readonly readiness: Readiness,
     readonly config: AppConfig,
   ) {}
@@ -83,45 +79,24 @@ export class V2Service {
   async infer(key: AuthenticatedKey, name: string, version: string | undefined, body: unknown, waitSeconds: number): Promise<{ response: V2InferResponse; predictionId: string }> {
     const r = await this.resolve(key, name, version);
     const parsed = parseInferRequest(body, r.signature, { maxElements: this.config.env.V2_MAX_ELEMENTS });
-    const scope = { orgId: key.orgId, mode: key.mode };
-    const id = uuidv7();
     const inputs = toWire(parsed.feeds);
-    const waiter = this.events.waitFor(id, waitSeconds * 1000);
-    try {
-      const created = await this.repo.create(scope, {
-        id,
-        apiKeyId: key.keyId,
-        mode: key.mode,
+    const { record: row } = await this.lifecycle.submit(
+      { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
+      {
         feature: `model:${r.model.name}`,
         featureVersion: r.version.version,
-        input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
-      });
-      if (created === 'duplicate') throw new Error('a fresh prediction id collided');
-      try {
-        await this.queues.enqueue(r.model.pool, {
+        pool: r.model.pool,
+        models: [{ name: r.model.name, version: r.version.version }],
+        spec: {
           kind: 'tensor',
-          predictionId: id,
-          orgId: key.orgId,
-          apiKeyId: key.keyId,
-          mode: key.mode,
-          models: [{ name: r.model.name, version: r.version.version }],
           model: { namespace: r.model.namespace, name: r.model.name, version: r.version.version, artifactUri: r.version.artifactUri, sha256: r.version.sha256, config: r.version.config },
-          inputs,
           outputs: parsed.outputs,
-          priority: key.queuePriority,
-          enqueuedAt: Date.now(),
-        });
-      } catch (e) {
-        // Nothing ran and nothing is billed: forget the prediction, the client retries.
-        await this.repo.remove(scope, id);
-        throw e;
-      }
-      await waiter.done;
-    } finally {
-      waiter.cancel();
-    }
-    const row = await this.repo.find(scope, id);
-    if (!row) throw new Error(`prediction ${id} vanished`);
+        },
+        input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
+      },
+      { waitMs: waitSeconds * 1000 },
+    );
+    const id = row.id;
     if (!isTerminal(row.status)) {
       const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;
       throw new ProblemError('prediction_timeout', message, { extensions: { prediction_id: id }, headers: { location: `${this.config.publicBaseUrl}/v1/predictions/${id}` } });

@@ -78,6 +78,23 @@ export const envSchema = z
     /** Where tenants' uploaded models are stored (a path every worker can read: a shared volume in production). */
     MODEL_STORAGE_DIR: z.string().default('.stratum/models'),
 
+    /** The gateway also runs the system jobs (outbox consumers, prediction recovery, retention); "off" on gateways that should only serve. */
+    SYSTEM_JOBS: z.enum(['on', 'off']).default('on'),
+    /** How often an idle outbox consumer looks for new lifecycle events. */
+    OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+    /** How often the recovery loop re-enqueues accepted predictions missing from the queue and fails those past their deadline. */
+    RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+    /** How old an unfinished prediction must be before the recovery loop checks its job. */
+    RECOVERY_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
+    /** A prediction not finished this long after its creation fails with deadline_exceeded. */
+    PREDICTION_DEADLINE_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
+    /** Inputs and outputs are deleted this many days after a prediction finished (the record stays); lifecycle events too. */
+    PREDICTION_RETENTION_DAYS: positiveInt.max(3650).default(30),
+    /** A job whose worker stopped renewing its lock for this long is given to another worker (at most lock + stalled check). */
+    WORKER_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+    /** How often workers look for jobs whose lock expired (a worker that died mid-job). */
+    WORKER_STALLED_CHECK_MS: z.coerce.number().int().min(500).max(600_000).default(5_000),
+
     AUTOSCALER_HOST: z.string().min(1).default('127.0.0.1'),
     AUTOSCALER_PORT: port.default(3002),
     AUTOSCALER_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),

@@ -47,6 +47,7 @@ export const PROBLEM_CODES = {
   model_unavailable: { status: 503, title: 'Model unavailable' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   prediction_timeout: { status: 504, title: 'The prediction did not finish in time' },
+  deadline_exceeded: { status: 504, title: 'The prediction passed its deadline' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEM_CODES;

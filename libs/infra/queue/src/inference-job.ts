@@ -1,7 +1,9 @@
 /**
  * The inference job: its name, its data type and its queue naming in one file.
  * One BullMQ queue per model pool; the job id is the prediction id, which is also the
- * usage event id, so a retried or duplicated job can never be billed twice.
+ * usage event id, so a retried or duplicated job can never be billed twice. Jobs carry ids
+ * and what to run, never inputs: the worker reads the input from Postgres (the record of
+ * truth), so a job is a few hundred bytes whatever the input's size.
  */
 export const INFERENCE_JOB_NAME = 'predict' as const;
 
@@ -18,17 +20,14 @@ export interface InferenceJobBase {
   models: { name: string; version: string }[];
   /** BullMQ priority from the organization's plan (1 = highest). */
   priority: number;
-  idempotencyKey?: string;
-  webhook?: string;
-  /** ms since epoch, when the gateway enqueued it (queue time = start - this). */
+  /** ms since epoch, when the prediction was accepted (queue time = start - this). */
   enqueuedAt: number;
 }
 
-/** A feature job: runs a Feature Engine pipeline on a JSON input. `kind` is absent on jobs of older gateways. */
+/** A feature job: runs a Feature Engine pipeline on the prediction's JSON input. */
 export interface FeatureJobData extends InferenceJobBase {
-  kind?: 'feature';
+  kind: 'feature';
   feature: { name: string; version: string };
-  input: unknown;
 }
 
 /** One tensor of a tensor job, as JSON: flat row-major data (int64 as safe integers, bool as 0/1). */
@@ -51,11 +50,10 @@ export interface TensorJobModel {
   config?: Record<string, unknown>;
 }
 
-/** A tensor job (Open Inference Protocol): runs one model on validated tensors. */
+/** A tensor job (Open Inference Protocol): runs one model on the prediction's validated tensors (`{ inputs: Record<string, JobTensor> }`). */
 export interface TensorJobData extends InferenceJobBase {
   kind: 'tensor';
   model: TensorJobModel;
-  inputs: Record<string, JobTensor>;
   /** Output names to keep (all when null). */
   outputs: string[] | null;
 }
@@ -68,6 +66,10 @@ export function isTensorJob(data: InferenceJobData): data is TensorJobData {
 
 /** Retries for transient failures (a worker dying mid-job); bad input is never retried. */
 export const INFERENCE_ATTEMPTS = 3;
+
+/** Finished jobs kept in Redis, bounded by count and age (the prediction in Postgres is the record). */
+export const KEEP_COMPLETED = { age: 600, count: 1_000 } as const;
+export const KEEP_FAILED = { age: 3_600, count: 1_000 } as const;
 
 const POOL = /^[a-z0-9][a-z0-9-]{0,39}$/;
 

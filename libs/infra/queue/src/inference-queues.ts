@@ -4,7 +4,10 @@ import type { Redis } from 'ioredis';
 import { AppConfig } from '#infra/config';
 import { ProblemError } from '#infra/errors';
 import { createRedis } from '#infra/redis';
-import { INFERENCE_ATTEMPTS, INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData } from './inference-job.js';
+import { INFERENCE_ATTEMPTS, INFERENCE_JOB_NAME, inferenceQueueName, KEEP_COMPLETED, KEEP_FAILED, type InferenceJobData } from './inference-job.js';
+
+const queueUnavailable = (): ProblemError =>
+  new ProblemError('queue_unavailable', 'The prediction queue is not reachable right now; retry shortly.', { headers: { 'retry-after': '5' } });
 
 export type QueueCounts = Record<'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed', number>;
 export const COUNTED_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
@@ -41,22 +44,36 @@ export class InferenceQueues implements OnApplicationShutdown {
     return q;
   }
 
+  /** Throws 503 queue_unavailable when Redis is not connected (checked before a prediction is stored). */
+  assertAvailable(): void {
+    if (this.connection.status !== 'ready') throw queueUnavailable();
+  }
+
+  /** Adds the job (ids only); the job id is the prediction id, so adding it twice is a no-op. */
   async enqueue(pool: string, data: InferenceJobData): Promise<void> {
-    const unavailable = () =>
-      new ProblemError('queue_unavailable', 'The prediction queue is not reachable right now; retry shortly.', { headers: { 'retry-after': '5' } });
-    if (this.connection.status !== 'ready') throw unavailable();
+    this.assertAvailable();
     await withDeadline(
       this.queue(pool).add(INFERENCE_JOB_NAME, data, {
         jobId: data.predictionId,
         priority: data.priority,
         attempts: INFERENCE_ATTEMPTS,
         backoff: { type: 'exponential', delay: 500 },
-        removeOnComplete: { age: 3_600, count: 10_000 },
-        removeOnFail: { age: 24 * 3_600 },
+        removeOnComplete: KEEP_COMPLETED,
+        removeOnFail: KEEP_FAILED,
       }),
       2_000,
-      unavailable,
+      queueUnavailable,
     );
+  }
+
+  /** The job's state in its queue; 'unknown' when the queue does not hold it (e.g. Redis lost it). */
+  async jobState(pool: string, jobId: string): Promise<string> {
+    return withDeadline(this.queue(pool).getJobState(jobId), 2_000, queueUnavailable);
+  }
+
+  /** Removes a job whatever its state (except active, which BullMQ refuses): used before re-adding a finished one. */
+  async removeJob(pool: string, jobId: string): Promise<void> {
+    await this.queue(pool).remove(jobId);
   }
 
   /** Removes a job that no worker has taken yet. Returns false when it already started. */

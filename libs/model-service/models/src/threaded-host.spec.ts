@@ -189,10 +189,12 @@ describe('ThreadedModelHost', () => {
     const feeds = recBatch(6);
     const inline = await lagDuring(() => inProcess.run(rec, feeds));
     const off = await lagDuring(() => threaded.run(rec, feeds));
-    // In-process, a timer waits for the whole run; threaded, it fires about on time.
+    // In-process, a timer waits for the whole run; threaded, it fires about on time. Compared
+    // with each other (not with a fixed number of ms): the machine may be busy with other work.
     expect(inline.maxLagMs).toBeGreaterThan(inline.wallMs * 0.5);
     expect(off.wallMs).toBeGreaterThan(50);
-    expect(off.maxLagMs).toBeLessThan(Math.min(40, off.wallMs * 0.3));
+    expect(off.maxLagMs).toBeLessThan(off.wallMs * 0.5);
+    expect(off.maxLagMs).toBeLessThan(inline.maxLagMs * 0.5);
   });
 
   it('fails in-flight calls at once when a thread is terminated, restarts it, and serves again', async () => {

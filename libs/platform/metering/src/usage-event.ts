@@ -19,10 +19,7 @@ export interface UsageLedgerTx {
   };
 }
 
-/**
- * Writes the usage event inside the caller's transaction (the one that marks the
- * prediction succeeded). Returns false when the event already existed.
- */
+/** Writes the usage event (with the client or a transaction); false when it already existed (its id is the prediction id). */
 export async function recordUsage(tx: UsageLedgerTx, event: UsageEventInput): Promise<boolean> {
   if (!Number.isInteger(event.units) || event.units < 0) throw new Error(`invalid units ${event.units}`);
   const { count } = await tx.usageEvent.createMany({ data: [event], skipDuplicates: true });

@@ -1,5 +1,11 @@
 export { toPredictionView, isTerminal, TERMINAL_STATUSES, type PredictionView, type PredictionRecord, type PredictionStatus, type PredictionMetrics } from './prediction-view.js';
 export { parsePreferWait, MAX_WAIT_SECONDS } from './prefer-wait.js';
-export { PredictionsRepository, type TenantScope, type KeyScope, type NewPrediction, type PredictionSuccess } from './predictions.repository.js';
+export { PredictionsRepository, type TenantScope, type KeyScope, type UnfinishedPrediction } from './predictions.repository.js';
+export { PredictionLifecycle, jobDataOf, type RunSpec, type Submitter, type Submission, type SubmitResult, type Success } from './lifecycle.js';
+export { LIFECYCLE_EVENT_TYPES, type LifecycleConsumer, type LifecycleEvent, type LifecycleEventType, type LifecycleEventData, type OutboxPosition } from './lifecycle-events.js';
+export { deliverOnce, readEvents, leaseConsumer, savePosition, releaseConsumer, pruneEvents, type DeliveryResult } from './outbox.js';
+export { decideFailure, DEFAULT_FAILURE, type FailureDecision, type PredictionError } from './failure-decision.js';
 export { PredictionEvents } from './prediction-events.js';
 export { PredictionsModule } from './predictions.module.js';
+export { recoveryAction, type RecoveryAction } from './recovery-policy.js';
+export { OutboxDispatcher, PredictionRecovery, LIFECYCLE_CONSUMERS, type RecoveryReport } from './system-jobs.js';

@@ -1,0 +1,235 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '#infra/config';
+import { Prisma, PrismaClient, uuidv7 } from '#infra/db';
+import { ProblemError } from '#infra/errors';
+import { InferenceQueues, type InferenceJobData, type KeyMode, type TensorJobModel } from '#infra/queue';
+import type { LifecycleEventData, LifecycleEventType } from './lifecycle-events.js';
+import { PredictionEvents } from './prediction-events.js';
+import type { PredictionMetrics, PredictionRecord } from './prediction-view.js';
+import { PredictionsRepository, type KeyScope, type TenantScope } from './predictions.repository.js';
+
+/** What a prediction runs besides its input: a feature pipeline, or one model on tensors (v2). */
+export type RunSpec = { kind: 'feature' } | { kind: 'tensor'; model: TensorJobModel; outputs: string[] | null };
+
+/** Who submits: the authenticated key, its organization and its plan's queue priority. */
+export interface Submitter {
+  orgId: string;
+  apiKeyId: string;
+  mode: KeyMode;
+  priority: number;
+}
+
+export interface Submission {
+  feature: string;
+  featureVersion: string;
+  pool: string;
+  models: { name: string; version: string }[];
+  spec: RunSpec;
+  input: unknown;
+  idempotencyKey?: string;
+  webhook?: string;
+  webhookEventsFilter?: string[];
+}
+
+export interface SubmitResult {
+  record: PredictionRecord;
+  /** true when an earlier request with the same Idempotency-Key created it. */
+  replayed: boolean;
+}
+
+export interface Success {
+  output: unknown;
+  metrics: PredictionMetrics;
+  models: { name: string; version: string }[];
+  units: number;
+  unitType: string;
+}
+
+/** The columns the job data and the event subject are made of. */
+const RUN_SELECT = { id: true, orgId: true, apiKeyId: true, mode: true, feature: true, featureVersion: true, pool: true, priority: true, spec: true, models: true, createdAt: true } as const;
+type RunRow = Prisma.PredictionGetPayload<{ select: typeof RUN_SELECT }>;
+
+const json = (v: unknown): Prisma.InputJsonValue => v as Prisma.InputJsonValue;
+const UNFINISHED = ['starting', 'processing'] as const;
+
+/** The job a prediction is: ids and what to run, never the input (the worker reads it from Postgres). */
+export function jobDataOf(row: RunRow): InferenceJobData {
+  const spec = row.spec as RunSpec;
+  const base = {
+    predictionId: row.id,
+    orgId: row.orgId,
+    apiKeyId: row.apiKeyId,
+    mode: row.mode,
+    models: (row.models ?? []) as { name: string; version: string }[],
+    priority: row.priority,
+    enqueuedAt: row.createdAt.getTime(),
+  };
+  return spec.kind === 'tensor' ? { ...base, kind: 'tensor', model: spec.model, outputs: spec.outputs } : { ...base, kind: 'feature', feature: { name: row.feature, version: row.featureVersion } };
+}
+
+/**
+ * The one owner of a prediction's life: submit → start → succeed | fail | cancel. Each
+ * transition is a guarded status change that appends its typed event to the outbox in the
+ * same transaction; every reaction (usage, billing, webhooks) consumes those events.
+ */
+@Injectable()
+export class PredictionLifecycle {
+  private readonly logger = new Logger('PredictionLifecycle');
+
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly repo: PredictionsRepository,
+    private readonly queues: InferenceQueues,
+    private readonly events: PredictionEvents,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Stores the prediction and its input with `prediction.created`, enqueues its job (ids
+   * only) and, with `waitMs`, waits for it to finish. Once committed the prediction is never
+   * lost: an enqueue that fails here is redone by the recovery loop.
+   */
+  async submit(who: Submitter, s: Submission, opts: { waitMs: number | null }): Promise<SubmitResult> {
+    this.queues.assertAvailable();
+    const scope = { orgId: who.orgId, mode: who.mode };
+    const id = uuidv7();
+    const waiter = opts.waitMs !== null ? this.events.waitFor(id, opts.waitMs) : null;
+    try {
+      const now = new Date();
+      let row: RunRow;
+      try {
+        row = await this.db.$transaction(async (tx) => {
+          const created = await tx.prediction.create({
+            data: {
+              id,
+              orgId: who.orgId,
+              apiKeyId: who.apiKeyId,
+              mode: who.mode,
+              feature: s.feature,
+              featureVersion: s.featureVersion,
+              status: 'starting',
+              pool: s.pool,
+              priority: who.priority,
+              spec: json(s.spec),
+              models: json(s.models),
+              idempotencyKey: s.idempotencyKey ?? null,
+              webhook: s.webhook ?? null,
+              webhookEventsFilter: s.webhookEventsFilter ?? [],
+              createdAt: now,
+              deadlineAt: new Date(now.getTime() + this.config.env.PREDICTION_DEADLINE_SECONDS * 1000),
+              input: { create: { orgId: who.orgId, input: json(s.input) } },
+            },
+            select: RUN_SELECT,
+          });
+          await appendEvent(tx, created, 'prediction.created', { pool: s.pool });
+          return created;
+        });
+      } catch (e) {
+        if (!(e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002')) throw e;
+        // The Idempotency-Key was used before (or concurrently): replay that prediction.
+        // Held by the other mode, it is a conflict (modes never see each other's data).
+        const earlier = s.idempotencyKey ? await this.repo.findByIdempotencyKey(scope, s.idempotencyKey) : null;
+        if (earlier) return { record: earlier, replayed: true };
+        throw new ProblemError('conflict', 'This Idempotency-Key is already used by another request of this organization.');
+      }
+      await this.enqueue(row);
+      if (waiter) await waiter.done;
+      const record = await this.repo.find(scope, id);
+      if (!record) throw new Error(`prediction ${id} vanished`);
+      return { record, replayed: false };
+    } finally {
+      waiter?.cancel();
+    }
+  }
+
+  /** Enqueues (again) the job of a stored prediction; the job id is the prediction id, so a duplicate is a no-op. */
+  async enqueue(row: RunRow): Promise<boolean> {
+    try {
+      await this.queues.enqueue(row.pool, jobDataOf(row));
+      return true;
+    } catch (e) {
+      this.logger.warn(`enqueue of ${row.id} failed (the recovery loop will redo it): ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  }
+
+  /** Re-enqueues a stored prediction by id (recovery). */
+  async requeue(scope: TenantScope, id: string): Promise<boolean> {
+    const row = await this.db.prediction.findFirst({ where: { id, orgId: scope.orgId, status: { in: [...UNFINISHED] } }, select: RUN_SELECT });
+    return row ? this.enqueue(row) : false;
+  }
+
+  /**
+   * starting|processing → processing (processing again when a job is redelivered after its
+   * worker died), with `prediction.started`; returns the input, or null when the prediction is
+   * no longer runnable (finished or canceled meanwhile).
+   */
+  async start(scope: TenantScope, id: string, attempt: number, at: Date): Promise<{ input: unknown } | null> {
+    return this.db.$transaction(async (tx) => {
+      const [row] = await tx.prediction.updateManyAndReturn({ where: { id, orgId: scope.orgId, status: { in: [...UNFINISHED] } }, data: { status: 'processing', startedAt: at }, select: RUN_SELECT });
+      if (!row) return null;
+      await appendEvent(tx, row, 'prediction.started', { attempt });
+      const input = await tx.predictionInput.findUnique({ where: { predictionId: id }, select: { input: true } });
+      return { input: input?.input ?? null };
+    });
+  }
+
+  /** processing → succeeded with its units in `prediction.succeeded`; false when it was canceled (or finished) meanwhile: nothing is billed. */
+  async succeed(scope: TenantScope, id: string, result: Success, at: Date): Promise<boolean> {
+    if (!Number.isInteger(result.units) || result.units < 0) throw new Error(`invalid units ${result.units}`);
+    const done = await this.db.$transaction(async (tx) => {
+      const [row] = await tx.prediction.updateManyAndReturn({
+        where: { id, orgId: scope.orgId, status: 'processing' },
+        data: { status: 'succeeded', output: json(result.output), metrics: json(result.metrics), models: json(result.models), units: result.units, completedAt: at, error: Prisma.DbNull },
+        select: RUN_SELECT,
+      });
+      if (!row) return false;
+      await appendEvent(tx, row, 'prediction.succeeded', { units: result.units, unitType: result.unitType });
+      return true;
+    });
+    await this.announce(id);
+    return done;
+  }
+
+  /** starting|processing → failed with `prediction.failed`; false when it had finished already. */
+  async fail(scope: TenantScope, id: string, error: { code: string; message: string }, metrics: PredictionMetrics | null, at: Date): Promise<boolean> {
+    const done = await this.db.$transaction(async (tx) => {
+      const [row] = await tx.prediction.updateManyAndReturn({
+        where: { id, orgId: scope.orgId, status: { in: [...UNFINISHED] } },
+        data: { status: 'failed', error: json(error), completedAt: at, ...(metrics ? { metrics: json(metrics) } : {}) },
+        select: RUN_SELECT,
+      });
+      if (!row) return false;
+      await appendEvent(tx, row, 'prediction.failed', { error });
+      return true;
+    });
+    await this.announce(id);
+    return done;
+  }
+
+  /** starting|processing → canceled with `prediction.canceled` (never billed); a waiting job is removed from its queue. */
+  async cancel(scope: KeyScope, id: string, at: Date): Promise<PredictionRecord | null> {
+    const canceled = await this.db.$transaction(async (tx) => {
+      const [row] = await tx.prediction.updateManyAndReturn({ where: { id, orgId: scope.orgId, mode: scope.mode, status: { in: [...UNFINISHED] } }, data: { status: 'canceled', completedAt: at }, select: RUN_SELECT });
+      if (!row) return null;
+      await appendEvent(tx, row, 'prediction.canceled', {});
+      return row;
+    });
+    if (canceled) {
+      await this.queues.removeIfWaiting(canceled.pool, id).catch(() => false);
+      await this.announce(id);
+    }
+    return this.repo.find(scope, id);
+  }
+
+  /** Wakes `Prefer: wait` callers on every gateway (best effort: they also time out). */
+  private async announce(id: string): Promise<void> {
+    await this.events.publishFinished(id).catch(() => undefined);
+  }
+}
+
+async function appendEvent<T extends LifecycleEventType>(tx: Prisma.TransactionClient, row: RunRow, type: T, extra: Omit<LifecycleEventData[T], 'apiKeyId' | 'mode' | 'feature' | 'featureVersion'>): Promise<void> {
+  const data = { apiKeyId: row.apiKeyId, mode: row.mode, feature: row.feature, featureVersion: row.featureVersion, ...extra };
+  await tx.predictionEvent.create({ data: { id: uuidv7(), orgId: row.orgId, predictionId: row.id, type, data: json(data) } });
+}
+

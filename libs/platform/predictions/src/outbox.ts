@@ -1,0 +1,110 @@
+import type { PrismaClient } from '#infra/db';
+import type { LifecycleConsumer, LifecycleEvent, OutboxPosition } from './lifecycle-events.js';
+
+interface EventRow {
+  id: string;
+  seq: bigint;
+  txid: bigint;
+  orgId: string;
+  predictionId: string;
+  type: string;
+  data: unknown;
+  createdAt: Date;
+}
+
+/**
+ * Events after `after`, in commit order. Only events of transactions older than the oldest
+ * transaction still running are read (txid < xmin of the current snapshot): an event whose
+ * transaction commits later than a newer one's can never be skipped by a position that
+ * already moved past it.
+ */
+export async function readEvents(db: PrismaClient, after: OutboxPosition, limit: number): Promise<(LifecycleEvent & { position: OutboxPosition })[]> {
+  const rows = await db.$queryRaw<EventRow[]>`
+    SELECT "id", "seq", "txid", "orgId", "predictionId", "type", "data", "createdAt"
+    FROM "PredictionEvent"
+    WHERE ("txid", "seq") > (${after.txid}::bigint, ${after.seq}::bigint)
+      AND "txid" < ((pg_snapshot_xmin(pg_current_snapshot()))::text)::bigint
+    ORDER BY "txid", "seq"
+    LIMIT ${limit}`;
+  return rows.map((r) => ({
+    id: r.id,
+    type: r.type,
+    orgId: r.orgId,
+    predictionId: r.predictionId,
+    data: r.data,
+    occurredAt: r.createdAt,
+    position: { txid: BigInt(r.txid), seq: BigInt(r.seq) },
+  })) as (LifecycleEvent & { position: OutboxPosition })[];
+}
+
+/**
+ * Takes (or renews) the consumer's lease and returns its position; null while another runner
+ * holds it. One runner per consumer at a time, whichever gateway it is on.
+ */
+export async function leaseConsumer(db: PrismaClient, name: string, owner: string, leaseMs: number): Promise<OutboxPosition | null> {
+  await db.outboxConsumer.createMany({ data: [{ name }], skipDuplicates: true });
+  const rows = await db.$queryRaw<{ txid: bigint; seq: bigint }[]>`
+    UPDATE "OutboxConsumer"
+    SET "leaseOwner" = ${owner}, "leaseUntil" = now() + (${leaseMs}::int * interval '1 millisecond'), "updatedAt" = now()
+    WHERE "name" = ${name} AND ("leaseOwner" IS NULL OR "leaseOwner" = ${owner} OR "leaseUntil" < now())
+    RETURNING "txid", "seq"`;
+  const row = rows[0];
+  return row ? { txid: BigInt(row.txid), seq: BigInt(row.seq) } : null;
+}
+
+/** Saves the position, only while holding the lease; false when the lease was lost. */
+export async function savePosition(db: PrismaClient, name: string, owner: string, p: OutboxPosition): Promise<boolean> {
+  const { count } = await db.outboxConsumer.updateMany({ where: { name, leaseOwner: owner }, data: { txid: p.txid, seq: p.seq } });
+  return count === 1;
+}
+
+export async function releaseConsumer(db: PrismaClient, name: string, owner: string): Promise<void> {
+  await db.outboxConsumer.updateMany({ where: { name, leaseOwner: owner }, data: { leaseOwner: null, leaseUntil: null } });
+}
+
+export interface DeliveryResult {
+  /** Events read (handled or skipped by type). */
+  read: number;
+  handled: number;
+  /** The batch was full: more may be waiting. */
+  more: boolean;
+  /** false when another runner holds the lease. */
+  leased: boolean;
+}
+
+/**
+ * One round for one consumer: lease, read a batch, hand each wanted event to the consumer in
+ * order, then save the position after the last event handled. A throw from `handle` stops
+ * the round before that event (it is delivered again next round); a crash between handling
+ * and saving delivers the handled events again: at least once, so consumers are idempotent.
+ */
+export async function deliverOnce(db: PrismaClient, consumer: LifecycleConsumer, owner: string, opts: { batch: number; leaseMs: number }): Promise<DeliveryResult> {
+  const start = await leaseConsumer(db, consumer.name, owner, opts.leaseMs);
+  if (!start) return { read: 0, handled: 0, more: false, leased: false };
+  const events = await readEvents(db, start, opts.batch);
+  let last: OutboxPosition | null = null;
+  let handled = 0;
+  let failure: Error | null = null;
+  for (const e of events) {
+    if (!consumer.types || consumer.types.includes(e.type)) {
+      try {
+        await consumer.handle(e);
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+        break;
+      }
+      handled++;
+    }
+    last = e.position;
+  }
+  if (last) await savePosition(db, consumer.name, owner, last);
+  if (failure) throw failure;
+  return { read: events.length, handled, more: events.length === opts.batch, leased: true };
+}
+
+/** Deletes lifecycle events older than `before` (retention), in bounded batches. */
+export async function pruneEvents(db: PrismaClient, before: Date, batch = 5_000): Promise<number> {
+  const n = await db.$executeRaw`DELETE FROM "PredictionEvent" WHERE "id" IN (SELECT "id" FROM "PredictionEvent" WHERE "createdAt" < ${before} LIMIT ${batch})`;
+  return n;
+}
+
