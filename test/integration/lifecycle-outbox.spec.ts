@@ -3,9 +3,9 @@
 // handling and before saving its position sees the event again without double-counting,
 // and one runner at a time holds a consumer.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { uuidv7 } from '#infra/db';
+import { type Prisma, uuidv7 } from '#infra/db';
 import { UsageConsumer } from '#platform/metering';
-import { deliverOnce, readEvents, type LifecycleConsumer, type LifecycleEvent } from '#platform/predictions';
+import { deliverOnce, OUTBOX_APPEND_LOCK_SQL, readEvents, type LifecycleConsumer, type LifecycleEvent } from '#platform/predictions';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { drain, testLifecycle, type TestLifecycle } from '../support/lifecycle.js';
@@ -61,34 +61,39 @@ describe('the lifecycle outbox', () => {
     expect(events[2]!.data).toEqual({ apiKeyId, mode: 'live', feature: 'ocr-line', featureVersion: '1', units: 3, unitType: 'image' });
   });
 
-  it('never reads past a transaction that is still open: a late commit is not skipped', async () => {
-    const from = { txid: 0n, seq: 0n };
+  it('orders events by commit: an append waits for an earlier open one, so a late commit is never skipped', async () => {
+    const from = { seq: 0n };
     const before = await readEvents(db.prisma, from, 10_000);
     const position = before.at(-1)?.position ?? from;
     let commit!: () => void;
     const held = new Promise<void>((resolve) => (commit = resolve));
-    let inserted!: () => void;
-    const insertedEarly = new Promise<void>((resolve) => (inserted = resolve));
-    const early = uuidv7();
-    // Transaction A takes its id first and commits last.
+    let appended!: () => void;
+    const appendedEarly = new Promise<void>((resolve) => (appended = resolve));
+    const [early, late] = [uuidv7(), uuidv7()];
+    const append = (tx: Prisma.TransactionClient, id: string) => tx.$queryRawUnsafe(OUTBOX_APPEND_LOCK_SQL).then(() => tx.predictionEvent.create({ data: { id, orgId, predictionId: uuidv7(), type: 'prediction.created', data: {} } }));
+    // Transaction A appends first and commits last.
     const slow = db.prisma.$transaction(
       async (tx) => {
-        await tx.predictionEvent.create({ data: { id: early, orgId, predictionId: uuidv7(), type: 'prediction.created', data: {} } });
-        inserted();
+        await append(tx, early);
+        appended();
         await held;
       },
       { timeout: 30_000 },
     );
-    await insertedEarly;
-    const late = uuidv7();
-    await db.prisma.predictionEvent.create({ data: { id: late, orgId, predictionId: uuidv7(), type: 'prediction.created', data: {} } });
-    // B is committed, but A is still open with a smaller txid: nothing is readable past A yet.
-    expect((await readEvents(db.prisma, position, 100)).map((e) => e.id)).not.toContain(late);
+    await appendedEarly;
+    const fast = db.prisma.$transaction(async (tx) => append(tx, late), { timeout: 30_000 });
+    // B waits on the append lock while A is open (polled on that exact condition).
+    for (;;) {
+      const waiting = await db.prisma.$queryRaw<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND NOT granted AND objid::text::bigint = (hashtext('stratum.outbox.' || current_schema())::bigint & 4294967295)`;
+      if ((waiting[0]?.n ?? 0) > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect((await readEvents(db.prisma, position, 100)).map((e) => e.id)).toEqual([]);
     commit();
-    await slow;
-    const after = (await readEvents(db.prisma, position, 100)).map((e) => e.id);
-    expect(after.indexOf(early)).toBeGreaterThanOrEqual(0);
-    expect(after.indexOf(late)).toBeGreaterThan(after.indexOf(early));
+    await Promise.all([slow, fast]);
+    expect((await readEvents(db.prisma, position, 100)).map((e) => e.id)).toEqual([early, late]);
   });
 
   it('a consumer that crashes after handling and before saving sees the event again and does not double-count it', async () => {
@@ -104,7 +109,7 @@ describe('the lifecycle outbox', () => {
     expect(again.seen.map((e) => e.predictionId)).toContain(firstId);
     // The position stopped before the event whose handling was not confirmed.
     const crashed = await db.prisma.predictionEvent.findFirstOrThrow({ where: { predictionId: firstId, type: 'prediction.succeeded' } });
-    expect(positionAfterCrash.txid < crashed.txid || (positionAfterCrash.txid === crashed.txid && positionAfterCrash.seq < crashed.seq)).toBe(true);
+    expect(positionAfterCrash.seq < crashed.seq).toBe(true);
     // …and counted once: one usage event per prediction, with its units.
     for (const [i, id] of ids.entries()) {
       expect(await db.prisma.usageEvent.findMany({ where: { id }, select: { units: true } })).toEqual([{ units: i === 0 ? 2 : 5 }]);

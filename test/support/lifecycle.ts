@@ -44,13 +44,13 @@ export function testLifecycle(prisma: PrismaClient, env: { PREDICTION_DEADLINE_S
  * event committed before the call: then what it derives (usage events…) is settled.
  */
 export async function consumerCaughtUp(prisma: PrismaClient, name = 'usage', timeoutMs = 15_000): Promise<void> {
-  const [last] = await prisma.predictionEvent.findMany({ orderBy: [{ txid: 'desc' }, { seq: 'desc' }], take: 1, select: { txid: true, seq: true } });
+  const [last] = await prisma.predictionEvent.findMany({ orderBy: { seq: 'desc' }, take: 1, select: { seq: true } });
   if (!last) return;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const c = await prisma.outboxConsumer.findUnique({ where: { name }, select: { txid: true, seq: true } });
-    if (c && (c.txid > last.txid || (c.txid === last.txid && c.seq >= last.seq))) return;
-    if (Date.now() > deadline) throw new Error(`consumer ${name} did not catch up with event ${last.txid}/${last.seq} within ${timeoutMs} ms (at ${c ? `${c.txid}/${c.seq}` : 'nothing'})`);
+    const c = await prisma.outboxConsumer.findUnique({ where: { name }, select: { seq: true } });
+    if (c && c.seq >= last.seq) return;
+    if (Date.now() > deadline) throw new Error(`consumer ${name} did not catch up with event ${last.seq} within ${timeoutMs} ms (at ${c ? c.seq : 'nothing'})`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

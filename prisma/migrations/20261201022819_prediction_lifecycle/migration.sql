@@ -27,7 +27,6 @@ ALTER TABLE "Prediction" ALTER COLUMN "deadlineAt" DROP DEFAULT, ALTER COLUMN "p
 CREATE TABLE "PredictionEvent" (
     "id" UUID NOT NULL,
     "seq" BIGSERIAL NOT NULL,
-    "txid" BIGINT NOT NULL DEFAULT ((pg_current_xact_id())::text)::bigint,
     "orgId" UUID NOT NULL,
     "predictionId" UUID NOT NULL,
     "type" TEXT NOT NULL,
@@ -40,7 +39,6 @@ CREATE TABLE "PredictionEvent" (
 -- CreateTable
 CREATE TABLE "OutboxConsumer" (
     "name" TEXT NOT NULL,
-    "txid" BIGINT NOT NULL DEFAULT 0,
     "seq" BIGINT NOT NULL DEFAULT 0,
     "leaseOwner" TEXT,
     "leaseUntil" TIMESTAMP(3),
@@ -48,9 +46,6 @@ CREATE TABLE "OutboxConsumer" (
 
     CONSTRAINT "OutboxConsumer_pkey" PRIMARY KEY ("name")
 );
-
--- CreateIndex
-CREATE INDEX "PredictionEvent_txid_seq_idx" ON "PredictionEvent"("txid", "seq");
 
 -- CreateIndex
 CREATE INDEX "PredictionEvent_createdAt_idx" ON "PredictionEvent"("createdAt");

@@ -90,10 +90,10 @@ export const envSchema = z
     PREDICTION_DEADLINE_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
     /** Inputs and outputs are deleted this many days after a prediction finished (the record stays); lifecycle events too. */
     PREDICTION_RETENTION_DAYS: positiveInt.max(3650).default(30),
-    /** A job whose worker stopped renewing its lock for this long is given to another worker (at most lock + stalled check). */
-    WORKER_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+    /** A job whose worker stopped renewing its lock for this long is given to another worker (within lock + 2 × stalled check). */
+    WORKER_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(8_000),
     /** How often workers look for jobs whose lock expired (a worker that died mid-job). */
-    WORKER_STALLED_CHECK_MS: z.coerce.number().int().min(500).max(600_000).default(5_000),
+    WORKER_STALLED_CHECK_MS: z.coerce.number().int().min(500).max(600_000).default(3_000),
 
     AUTOSCALER_HOST: z.string().min(1).default('127.0.0.1'),
     AUTOSCALER_PORT: port.default(3002),

@@ -37,9 +37,8 @@ interface EventOf<T extends LifecycleEventType> {
 /** A lifecycle event as consumers receive it (a discriminated union on `type`). */
 export type LifecycleEvent = { [T in LifecycleEventType]: EventOf<T> }[LifecycleEventType];
 
-/** Where an outbox reader stands: the last (txid, seq) it handled. */
+/** Where an outbox reader stands: the seq of the last event it handled. */
 export interface OutboxPosition {
-  txid: bigint;
   seq: bigint;
 }
 

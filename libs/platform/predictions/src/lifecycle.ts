@@ -4,9 +4,10 @@ import { Prisma, PrismaClient, uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { InferenceQueues, type InferenceJobData, type KeyMode, type TensorJobModel } from '#infra/queue';
 import type { LifecycleEventData, LifecycleEventType } from './lifecycle-events.js';
+import { OUTBOX_APPEND_LOCK_SQL } from './outbox.js';
 import { PredictionEvents } from './prediction-events.js';
 import type { PredictionMetrics, PredictionRecord } from './prediction-view.js';
-import { PredictionsRepository, type KeyScope, type TenantScope } from './predictions.repository.js';
+import { PREDICTION_SELECT, PredictionsRepository, type KeyScope, type TenantScope } from './predictions.repository.js';
 
 /** What a prediction runs besides its input: a feature pipeline, or one model on tensors (v2). */
 export type RunSpec = { kind: 'feature' } | { kind: 'tensor'; model: TensorJobModel; outputs: string[] | null };
@@ -96,7 +97,7 @@ export class PredictionLifecycle {
     const waiter = opts.waitMs !== null ? this.events.waitFor(id, opts.waitMs) : null;
     try {
       const now = new Date();
-      let row: RunRow;
+      let row: RunRow & PredictionRecord;
       try {
         row = await this.db.$transaction(async (tx) => {
           const created = await tx.prediction.create({
@@ -119,7 +120,7 @@ export class PredictionLifecycle {
               deadlineAt: new Date(now.getTime() + this.config.env.PREDICTION_DEADLINE_SECONDS * 1000),
               input: { create: { orgId: who.orgId, input: json(s.input) } },
             },
-            select: RUN_SELECT,
+            select: { ...PREDICTION_SELECT, ...RUN_SELECT },
           });
           await appendEvent(tx, created, 'prediction.created', { pool: s.pool });
           return created;
@@ -133,7 +134,8 @@ export class PredictionLifecycle {
         throw new ProblemError('conflict', 'This Idempotency-Key is already used by another request of this organization.');
       }
       await this.enqueue(row);
-      if (waiter) await waiter.done;
+      if (!waiter) return { record: row, replayed: false };
+      await waiter.done;
       const record = await this.repo.find(scope, id);
       if (!record) throw new Error(`prediction ${id} vanished`);
       return { record, replayed: false };
@@ -168,8 +170,8 @@ export class PredictionLifecycle {
     return this.db.$transaction(async (tx) => {
       const [row] = await tx.prediction.updateManyAndReturn({ where: { id, orgId: scope.orgId, status: { in: [...UNFINISHED] } }, data: { status: 'processing', startedAt: at }, select: RUN_SELECT });
       if (!row) return null;
-      await appendEvent(tx, row, 'prediction.started', { attempt });
       const input = await tx.predictionInput.findUnique({ where: { predictionId: id }, select: { input: true } });
+      await appendEvent(tx, row, 'prediction.started', { attempt });
       return { input: input?.input ?? null };
     });
   }
@@ -228,7 +230,9 @@ export class PredictionLifecycle {
   }
 }
 
+/** Appends the transition's event: always the last statement of its transaction (see OUTBOX_APPEND_LOCK_SQL). */
 async function appendEvent<T extends LifecycleEventType>(tx: Prisma.TransactionClient, row: RunRow, type: T, extra: Omit<LifecycleEventData[T], 'apiKeyId' | 'mode' | 'feature' | 'featureVersion'>): Promise<void> {
+  await tx.$queryRawUnsafe(OUTBOX_APPEND_LOCK_SQL);
   const data = { apiKeyId: row.apiKeyId, mode: row.mode, feature: row.feature, featureVersion: row.featureVersion, ...extra };
   await tx.predictionEvent.create({ data: { id: uuidv7(), orgId: row.orgId, predictionId: row.id, type, data: json(data) } });
 }

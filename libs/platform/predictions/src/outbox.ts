@@ -4,7 +4,6 @@ import type { LifecycleConsumer, LifecycleEvent, OutboxPosition } from './lifecy
 interface EventRow {
   id: string;
   seq: bigint;
-  txid: bigint;
   orgId: string;
   predictionId: string;
   type: string;
@@ -13,18 +12,19 @@ interface EventRow {
 }
 
 /**
- * Events after `after`, in commit order. Only events of transactions older than the oldest
- * transaction still running are read (txid < xmin of the current snapshot): an event whose
- * transaction commits later than a newer one's can never be skipped by a position that
- * already moved past it.
+ * Appends happen under this transaction-level advisory lock, as the last statement before
+ * commit (one lock per Postgres schema): seq order is therefore commit order, and a reader
+ * that has seen seq N will never later find a newly committed event below N.
  */
+export const OUTBOX_APPEND_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('stratum.outbox.' || current_schema()))::text AS locked`;
+
+/** Events after `after`, in commit order (seq). */
 export async function readEvents(db: PrismaClient, after: OutboxPosition, limit: number): Promise<(LifecycleEvent & { position: OutboxPosition })[]> {
   const rows = await db.$queryRaw<EventRow[]>`
-    SELECT "id", "seq", "txid", "orgId", "predictionId", "type", "data", "createdAt"
+    SELECT "id", "seq", "orgId", "predictionId", "type", "data", "createdAt"
     FROM "PredictionEvent"
-    WHERE ("txid", "seq") > (${after.txid}::bigint, ${after.seq}::bigint)
-      AND "txid" < ((pg_snapshot_xmin(pg_current_snapshot()))::text)::bigint
-    ORDER BY "txid", "seq"
+    WHERE "seq" > ${after.seq}::bigint
+    ORDER BY "seq"
     LIMIT ${limit}`;
   return rows.map((r) => ({
     id: r.id,
@@ -33,7 +33,7 @@ export async function readEvents(db: PrismaClient, after: OutboxPosition, limit:
     predictionId: r.predictionId,
     data: r.data,
     occurredAt: r.createdAt,
-    position: { txid: BigInt(r.txid), seq: BigInt(r.seq) },
+    position: { seq: BigInt(r.seq) },
   })) as (LifecycleEvent & { position: OutboxPosition })[];
 }
 
@@ -43,18 +43,18 @@ export async function readEvents(db: PrismaClient, after: OutboxPosition, limit:
  */
 export async function leaseConsumer(db: PrismaClient, name: string, owner: string, leaseMs: number): Promise<OutboxPosition | null> {
   await db.outboxConsumer.createMany({ data: [{ name }], skipDuplicates: true });
-  const rows = await db.$queryRaw<{ txid: bigint; seq: bigint }[]>`
+  const rows = await db.$queryRaw<{ seq: bigint }[]>`
     UPDATE "OutboxConsumer"
     SET "leaseOwner" = ${owner}, "leaseUntil" = now() + (${leaseMs}::int * interval '1 millisecond'), "updatedAt" = now()
     WHERE "name" = ${name} AND ("leaseOwner" IS NULL OR "leaseOwner" = ${owner} OR "leaseUntil" < now())
-    RETURNING "txid", "seq"`;
+    RETURNING "seq"`;
   const row = rows[0];
-  return row ? { txid: BigInt(row.txid), seq: BigInt(row.seq) } : null;
+  return row ? { seq: BigInt(row.seq) } : null;
 }
 
 /** Saves the position, only while holding the lease; false when the lease was lost. */
 export async function savePosition(db: PrismaClient, name: string, owner: string, p: OutboxPosition): Promise<boolean> {
-  const { count } = await db.outboxConsumer.updateMany({ where: { name, leaseOwner: owner }, data: { txid: p.txid, seq: p.seq } });
+  const { count } = await db.outboxConsumer.updateMany({ where: { name, leaseOwner: owner }, data: { seq: p.seq } });
   return count === 1;
 }
 

@@ -16,7 +16,8 @@ export interface KeyScope extends TenantScope {
   readonly mode: KeyMode;
 }
 
-const SELECT = {
+/** The columns of a PredictionRecord. */
+export const PREDICTION_SELECT = {
   id: true,
   orgId: true,
   apiKeyId: true,
@@ -49,11 +50,11 @@ export class PredictionsRepository {
   constructor(private readonly db: PrismaClient) {}
 
   async find(scope: KeyScope, id: string): Promise<PredictionRecord | null> {
-    return this.db.prediction.findFirst({ where: { id, orgId: scope.orgId, mode: scope.mode }, select: SELECT });
+    return this.db.prediction.findFirst({ where: { id, orgId: scope.orgId, mode: scope.mode }, select: PREDICTION_SELECT });
   }
 
   async findByIdempotencyKey(scope: KeyScope, idempotencyKey: string): Promise<PredictionRecord | null> {
-    return this.db.prediction.findFirst({ where: { orgId: scope.orgId, mode: scope.mode, idempotencyKey }, select: SELECT });
+    return this.db.prediction.findFirst({ where: { orgId: scope.orgId, mode: scope.mode, idempotencyKey }, select: PREDICTION_SELECT });
   }
 
   /** The input (stored apart: it can be megabytes); undefined once retention deleted it. */
@@ -68,7 +69,7 @@ export class PredictionsRepository {
       where: { orgId: scope.orgId, mode: scope.mode, ...(page.after ? { id: { lt: page.after } } : {}) },
       orderBy: { id: 'desc' },
       take: page.limit,
-      select: SELECT,
+      select: PREDICTION_SELECT,
     });
   }
 
