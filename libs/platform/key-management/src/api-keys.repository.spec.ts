@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppConfig, readProcessEnv } from '#infra/config';
 import { uuidv7 } from '#infra/db';
 import type { Actor } from '#platform/tenancy';
-import { createTestDatabase, type TestDatabase } from '../../../../../test/support/db.js';
-import { digestApiKey } from '../key-format.js';
+import { createTestDatabase, type TestDatabase } from '../../../../test/support/db.js';
+import { digestApiKey } from '#platform/api-keys';
 import { ApiKeysRepository } from './api-keys.repository.js';
 
 const PEPPER = 'repo-spec-pepper-' + 'p'.repeat(32);

@@ -1,4 +1,4 @@
-import type { KeyMode } from '../key-format.js';
+import type { KeyMode } from '#platform/api-keys';
 
 /** The stored key as management reads it (never the digest outside the repository). */
 export interface ApiKeyRecord {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Actor } from '#platform/tenancy';
-import { ApiKeyVerifier } from '../api-key-verifier.js';
+import { ApiKeyVerifier } from '#platform/api-keys';
 import type { ApiKeyListFilter, CreateApiKeyInput, PageQuery, UpdateApiKeyInput } from './api-key-input.js';
 import type { ApiKeyView, ApiKeyWithSecret } from './api-key-view.js';
 import { ApiKeysRepository, type ApiKeyPage, type TenantScope } from './api-keys.repository.js';

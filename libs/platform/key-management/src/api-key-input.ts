@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ProblemError } from '#infra/errors';
 // Types only: #platform/tenancy imports this lib at run time, so a value import would be a cycle.
 import type { ApiKeyScope } from '#platform/tenancy';
-import type { KeyMode } from '../key-format.js';
+import type { KeyMode } from '#platform/api-keys';
 import { parseOrProblem } from './validation.js';
 
 /** The longest grace period of a roll: 7 days. */

@@ -1,7 +1,7 @@
 import { ProblemError } from '#infra/errors';
 // Types only: #platform/tenancy imports this lib at run time.
 import type { Actor } from '#platform/tenancy';
-import type { KeyMode } from '../key-format.js';
+import type { KeyMode } from '#platform/api-keys';
 
 /**
  * No privilege escalation through keys. Owners, admins and `admin`-scoped keys may grant

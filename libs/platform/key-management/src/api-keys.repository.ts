@@ -5,7 +5,7 @@ import { Prisma, PrismaClient, uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 // Types only: #platform/tenancy imports this lib at run time, so a value import would be a cycle.
 import type { Actor } from '#platform/tenancy';
-import { digestApiKey, generateApiKey } from '../key-format.js';
+import { digestApiKey, generateApiKey } from '#platform/api-keys';
 import { assertGrantable } from './grants.js';
 import { isUuid, type ApiKeyListFilter, type CreateApiKeyInput, type PageQuery, type UpdateApiKeyInput } from './api-key-input.js';
 import { toApiKeyView, type ApiKeyRecord, type ApiKeyView, type ApiKeyWithSecret, type CreatedBy } from './api-key-view.js';
