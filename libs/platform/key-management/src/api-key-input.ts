@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { ProblemError } from '#infra/errors';
-// Types only: #platform/tenancy imports this lib at run time, so a value import would be a cycle.
-import type { ApiKeyScope } from '#platform/tenancy';
-import type { KeyMode } from '#platform/api-keys';
+import { API_KEY_SCOPES, type ApiKeyScope, type KeyMode } from '#platform/api-keys';
 import { parseOrProblem } from './validation.js';
 
 /** The longest grace period of a roll: 7 days. */
@@ -11,16 +9,11 @@ export const DEFAULT_ROLL_GRACE_SECONDS = 24 * 3600;
 export const MAX_KEY_NAME_LENGTH = 100;
 export const MAX_RATE_LIMIT_PER_MINUTE = 1_000_000;
 
-/** The scopes a key can hold (the tenancy matrix's ApiKeyScope; a spec checks both lists agree). */
-export const KEY_SCOPES = ['predict', 'usage:read', 'keys:write', 'admin'] as const satisfies readonly ApiKeyScope[];
-/** Compile-time: every ApiKeyScope is listed above. */
-export const KEY_SCOPES_COMPLETE: Exclude<ApiKeyScope, (typeof KEY_SCOPES)[number]> extends never ? true : never = true;
-
 const name = z.string().trim().min(1, 'must not be empty').max(MAX_KEY_NAME_LENGTH);
 const scopes = z
-  .array(z.enum(KEY_SCOPES))
+  .array(z.enum(API_KEY_SCOPES))
   .min(1, 'at least one scope')
-  .max(KEY_SCOPES.length)
+  .max(API_KEY_SCOPES.length)
   .refine((s) => new Set(s).size === s.length, 'scopes must not repeat');
 const rateLimit = z.number().int().positive().max(MAX_RATE_LIMIT_PER_MINUTE);
 

@@ -3,7 +3,6 @@ import { writeAudit } from '#platform/audit';
 import { AppConfig } from '#infra/config';
 import { Prisma, PrismaClient, uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
-// Types only: #platform/tenancy imports this lib at run time, so a value import would be a cycle.
 import type { Actor } from '#platform/tenancy';
 import { digestApiKey, generateApiKey } from '#platform/api-keys';
 import { assertGrantable } from './grants.js';

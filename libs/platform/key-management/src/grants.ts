@@ -1,5 +1,4 @@
 import { ProblemError } from '#infra/errors';
-// Types only: #platform/tenancy imports this lib at run time.
 import type { Actor } from '#platform/tenancy';
 import type { KeyMode } from '#platform/api-keys';
 

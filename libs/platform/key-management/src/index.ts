@@ -7,7 +7,6 @@ export {
   parseApiKeyListFilter,
   parsePage,
   isUuid,
-  KEY_SCOPES,
   MAX_ROLL_GRACE_SECONDS,
   DEFAULT_ROLL_GRACE_SECONDS,
   type CreateApiKeyInput,
