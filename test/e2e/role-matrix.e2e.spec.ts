@@ -3,7 +3,7 @@
 // so a change to the matrix in code that the spec does not say fails here.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#model-service/models';
+import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#tools/model-builders';
 import { API_KEY_SCOPES, type ApiKeyScope } from '#platform/api-keys';
 import { addBareMember, addInvitation, addKey, addMember, login, signup, startManagementEnv, type Caller, type Env } from '../support/management.js';
 

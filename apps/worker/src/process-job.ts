@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { isProblemError } from '#infra/errors';
 import { findFeature, runPipeline } from '#feature-engine/features';
 import { encodeOutputs, fromWire } from '#model-service/inference-protocol';
-import type { ModelRef, ModelRunner } from '#model-service/models';
+import type { ModelRef, ModelRunner } from '#model-service/tensors';
 import type { PredictionEvents, PredictionMetrics, PredictionsRepository } from '#platform/predictions';
 import { isTensorJob, type FeatureJobData, type InferenceJobData, type TensorJobData, type TensorJobModel } from '#infra/queue';
 import type { JobBatchFacts } from './batching/batching-runner.js';

@@ -4,7 +4,7 @@ import { AppConfig } from '#infra/config';
 import { uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/features';
-import { findShippedModel } from '#model-service/models';
+import { findShippedModel } from '#model-service/model-format';
 import { PredictionEvents, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import { InferenceQueues } from '#infra/queue';
 import type { CreatePredictionBody } from './create-prediction.body.js';

@@ -1,4 +1,5 @@
-import { compareVersions, type ModelRef } from '#model-service/models';
+import { compareVersions } from '#model-service/model-format';
+import type { ModelRef } from '#model-service/tensors';
 import { FeatureDefinitionError, validateFeatureDefinition } from './graph.js';
 import { DEFAULT_OPS } from './ops.js';
 import type { FeatureDefinition, OpRegistry } from './types.js';

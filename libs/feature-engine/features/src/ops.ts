@@ -4,7 +4,8 @@
  */
 import sharp, { type Metadata } from 'sharp';
 import { ProblemError } from '#infra/errors';
-import { findShippedModel, type ModelRef, type TensorData } from '#model-service/models';
+import { findShippedModel } from '#model-service/model-format';
+import type { ModelRef, TensorData } from '#model-service/tensors';
 import { ctcGreedyDecode, loadCtcCharset } from './ctc.js';
 import type { OpDefinition, OpRegistry } from './types.js';
 

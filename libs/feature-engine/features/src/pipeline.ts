@@ -1,5 +1,5 @@
 import { isProblemError, ProblemError } from '#infra/errors';
-import type { ModelRef, ModelRunner } from '#model-service/models';
+import type { ModelRef, ModelRunner } from '#model-service/tensors';
 import { parseRef, validateFeatureDefinition } from './graph.js';
 import { DEFAULT_OPS } from './ops.js';
 import { validateFeatureInput, validateFeatureOutput } from './schema.js';

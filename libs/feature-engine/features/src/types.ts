@@ -1,4 +1,4 @@
-import type { ModelRef, ModelRunner } from '#model-service/models';
+import type { ModelRef, ModelRunner } from '#model-service/tensors';
 
 /** A JSON Schema (draft 2020-12, the subset ajv implements) as plain data. */
 export type JsonSchema = { [keyword: string]: unknown };

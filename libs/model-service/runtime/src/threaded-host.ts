@@ -19,17 +19,17 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { ProblemError, type ProblemCode, PROBLEM_CODES } from '#infra/errors';
 import { copyStatus, initialStatus, markReady, notReady, type HostObserver, type ModelHost, type ModelStatus } from './host.js';
-import type { ModelEntry } from './repository.js';
+import type { ModelEntry } from '#model-service/model-format';
 import { checkFeeds, errorMessage, sessionSettings, type LoadOptions } from './session-core.js';
 import type { FromThread, ThreadError, ToThread } from './session-protocol.js';
-import { fileDigest } from './signature.js';
-import { modelKey, type ModelRef, type TensorData } from './tensor.js';
+import { fileDigest } from '#model-service/model-format';
+import { modelKey, type ModelRef, type TensorData } from '#model-service/tensors';
 
 /** The compiled thread script (dist/…/session-thread.js), next to this module at run time. */
 export function sessionThreadScript(): string {
   const here = fileURLToPath(import.meta.url);
   // Under Jest this module is the .ts source; the thread always runs the compiled file (`npm run build`).
-  return here.replace(/\/libs\/model-service\/models\/src\/threaded-host\.(ts|js)$/, '/dist/libs/model-service/models/src/session-thread.js').replace('/dist/dist/', '/dist/');
+  return here.replace(/\/libs\/model-service\/runtime\/src\/threaded-host\.(ts|js)$/, '/dist/libs/model-service/runtime/src/session-thread.js').replace('/dist/dist/', '/dist/');
 }
 
 export interface ThreadedHostOptions {

@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { float32Raw, floatValueInfo } from './onnx-build.js';
-import type { ModelEntry } from './repository.js';
+import type { ModelEntry } from '#model-service/model-format';
 
 const { onnx } = onnxProto;
 

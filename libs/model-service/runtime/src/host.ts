@@ -9,10 +9,10 @@ import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
 import { ProblemError } from '#infra/errors';
-import type { ModelEntry } from './repository.js';
+import type { ModelEntry } from '#model-service/model-format';
 import { checkFeeds, errorMessage, openSession, roundMs, runSession, sessionSettings, warmUp, type ExecutionProvider, type LoadOptions } from './session-core.js';
-import { fileDigest } from './signature.js';
-import { modelKey, type ModelRef, type ModelRunner, type ModelSignature, type TensorData } from './tensor.js';
+import { fileDigest } from '#model-service/model-format';
+import { modelKey, type ModelRef, type ModelRunner, type ModelSignature, type TensorData } from '#model-service/tensors';
 
 export { providerAttempts, warmupFeeds, type ExecutionProvider, type LoadOptions } from './session-core.js';
 

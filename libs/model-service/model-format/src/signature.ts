@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
-import type { ModelSignature, TensorSpec } from './tensor.js';
+import type { ModelSignature, TensorSpec } from '#model-service/tensors';
 
 const { onnx } = onnxProto;
 

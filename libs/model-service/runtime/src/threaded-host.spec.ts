@@ -1,4 +1,4 @@
-// The session threads run the compiled dist/libs/model-service/models/src/session-thread.js: `npm test`
+// The session threads run the compiled dist/libs/model-service/runtime/src/session-thread.js: `npm test`
 // builds first; when running this file alone, `npm run build` before.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,24 +7,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { isProblemError, type ProblemError } from '#infra/errors';
-import {
-  DENSE_INPUT_NAME,
-  DENSE_MLP_SPEC,
-  DENSE_MODEL,
-  denseMlpInput,
-  findShippedModel,
-  float32Tensor,
-  OnnxModelHost,
-  sessionThreadScript,
-  ThreadedModelHost,
-  TINY_CLASSIFIER_SPEC,
-  TINY_MODEL,
-  type LoadOptions,
-  type ModelEntry,
-  type ModelRef,
-  type ModelStatus,
-  type TensorData,
-} from './index.js';
+import { DENSE_INPUT_NAME, DENSE_MLP_SPEC, DENSE_MODEL, denseMlpInput, TINY_CLASSIFIER_SPEC, TINY_MODEL } from '#tools/model-builders';
+import { findShippedModel, type ModelEntry } from '#model-service/model-format';
+import { float32Tensor, type ModelRef, type TensorData } from '#model-service/tensors';
+import { OnnxModelHost, sessionThreadScript, ThreadedModelHost, type LoadOptions, type ModelStatus } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stratum-threaded-'));
 const tiny = TINY_MODEL.entry(join(dir, 'tiny.onnx'));

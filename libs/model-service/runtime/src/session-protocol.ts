@@ -3,7 +3,7 @@
  * data only (structured clone); tensor buffers travel in transfer lists where the sender owns them.
  */
 import type { ExecutionProvider, SessionSettings } from './session-core.js';
-import type { ModelSignature, TensorData } from './tensor.js';
+import type { ModelSignature, TensorData } from '#model-service/tensors';
 
 export type ToThread =
   | { op: 'load'; id: number; settings: SessionSettings }

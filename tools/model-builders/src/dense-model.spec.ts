@@ -2,19 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  buildDenseMlp,
-  DENSE_MLP_SPEC,
-  DENSE_MODEL,
-  DENSE_OUTPUT_NAME,
-  denseMlpInput,
-  denseMlpLayers,
-  denseMlpReference,
-  float32Tensor,
-  OnnxModelHost,
-  readOnnxSignature,
-  type ModelEntry,
-} from './index.js';
+import { buildDenseMlp, DENSE_MLP_SPEC, DENSE_MODEL, DENSE_OUTPUT_NAME, denseMlpInput, denseMlpLayers, denseMlpReference } from './index.js';
+import { float32Tensor } from '#model-service/tensors';
+import { OnnxModelHost } from '#model-service/runtime';
+import { readOnnxSignature, type ModelEntry } from '#model-service/model-format';
 
 const dir = mkdtempSync(join(tmpdir(), 'stratum-dense-'));
 const host = new OnnxModelHost();

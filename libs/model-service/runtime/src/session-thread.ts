@@ -9,7 +9,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { isProblemError } from '#infra/errors';
 import { errorMessage, openSession, runSession, warmUp } from './session-core.js';
 import type { FromThread, ThreadError, ToThread } from './session-protocol.js';
-import type { TensorData } from './tensor.js';
+import type { TensorData } from '#model-service/tensors';
 
 const port = parentPort;
 if (!port) throw new Error('session-thread.js runs as a worker thread of ThreadedModelHost, not on its own');

@@ -7,8 +7,8 @@
 import ort from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ProblemError } from '#infra/errors';
-import type { GraphOptimizationLevel, ModelEntry, WarmupSpec } from './repository.js';
-import { elementCount, TENSOR_DTYPES, type ModelSignature, type TensorData, type TensorDType, type TensorSpec } from './tensor.js';
+import type { GraphOptimizationLevel, ModelEntry, WarmupSpec } from '#model-service/model-format';
+import { elementCount, TENSOR_DTYPES, type ModelSignature, type TensorData, type TensorDType, type TensorSpec } from '#model-service/tensors';
 
 export type ExecutionProvider = 'cuda' | 'tensorrt' | 'cpu';
 

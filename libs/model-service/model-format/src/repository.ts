@@ -12,8 +12,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import type { ExecutionProvider } from './host.js';
-import type { ModelRef, TensorDType } from './tensor.js';
+import type { ExecutionProvider } from '#model-service/runtime';
+import type { ModelRef, TensorDType } from '#model-service/tensors';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { float32Raw, floatValueInfo } from './onnx-build.js';
-import { ARTIFACT_FILE, CONFIG_FILE, type ModelEntry } from './repository.js';
+import { ARTIFACT_FILE, CONFIG_FILE, type ModelEntry } from '#model-service/model-format';
 
 const { onnx } = onnxProto;
 

@@ -3,19 +3,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProblemError, type ProblemError } from '#infra/errors';
-import {
-  findShippedModel,
-  float32Tensor,
-  OnnxModelHost,
-  poolsOf,
-  providerAttempts,
-  SHIPPED_MODELS,
-  tinyClassifierReference,
-  TINY_CLASSIFIER_SPEC,
-  TINY_MODEL,
-  type ModelRef,
-  type ShippedModel,
-} from './index.js';
+import { findShippedModel, poolsOf, SHIPPED_MODELS, type ShippedModel } from '#model-service/model-format';
+import { float32Tensor, type ModelRef } from '#model-service/tensors';
+import { OnnxModelHost, providerAttempts } from './index.js';
+import { tinyClassifierReference, TINY_CLASSIFIER_SPEC, TINY_MODEL } from '#tools/model-builders';
 
 const dir = mkdtempSync(join(tmpdir(), 'stratum-models-'));
 const tiny: ShippedModel = TINY_MODEL.entry(join(dir, 'tiny.onnx'));

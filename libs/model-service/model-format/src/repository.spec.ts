@@ -2,23 +2,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BUILTIN_MODELS,
-  configRecord,
-  effectiveMaxBatchSize,
-  findModel,
-  loadModelRepository,
-  mergeRepositories,
-  ModelRepositoryError,
-  OnnxModelHost,
-  readOnnxSignature,
-  signatureFromOnnx,
-  SHIPPED_MODELS,
-  warmupFeeds,
-  withBuiltins,
-  writeTinyRepository,
-  type ModelEntry,
-} from './index.js';
+import { BUILTIN_MODELS, configRecord, effectiveMaxBatchSize, findModel, loadModelRepository, mergeRepositories, ModelRepositoryError, readOnnxSignature, signatureFromOnnx, SHIPPED_MODELS, withBuiltins, type ModelEntry } from './index.js';
+import { OnnxModelHost, warmupFeeds } from '#model-service/runtime';
+import { writeTinyRepository } from '#tools/model-builders';
 
 const roots: string[] = [];
 function tempRoot(): string {
