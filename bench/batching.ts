@@ -45,7 +45,8 @@ import { decodeBase64Image, decodeImage, imageToTensor, OCR_LINE_V1, type ToTens
 import { DENSE_MLP_SPEC, DENSE_MODEL, denseMlpInput, DENSE_MLP_WIDE_SPEC, type DenseMlpSpec, TINY_CLASSIFIER_SPEC, TINY_MODEL } from '#tools/model-builders';
 import { elementCount, float32Tensor, type TensorData } from '#model-service/tensors';
 import { findShippedModel, type ModelEntry } from '#model-service/model-format';
-import { OnnxModelHost, ThreadedModelHost, type ExecutionProvider, type ModelHost } from '#model-service/runtime';
+import type { ExecutionProvider } from '#infra/execution-providers';
+import { OnnxModelHost, ThreadedModelHost, type ModelHost } from '#model-service/runtime';
 import { createRedis } from '#infra/redis';
 import { batchingOf, poolConcurrency } from '../apps/worker/src/batching/batching-runner.js';
 import { startBenchWorker, type JobSpec, type Reply, type Request } from './batching-worker.js';

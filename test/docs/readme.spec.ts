@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENV_VARIABLES } from '#infra/config';
 import { PROBLEM_CODES } from '#infra/errors';
+import { EXECUTION_PROVIDERS } from '#infra/execution-providers';
 import { API_KEY_SCOPES } from '#platform/api-keys';
 import { repoRoot } from '#infra/db';
 
@@ -30,6 +31,12 @@ describe('README', () => {
     const lines = table.split('\n').slice(2);
     const rows = lines.slice(0, lines.findIndex((l) => !l.startsWith('|')));
     expect(rows.map((l) => /^\| `([^`]+)`/.exec(l)?.[1])).toEqual([...API_KEY_SCOPES]);
+  });
+
+  it('names every execution provider in the ORT_EXECUTION_PROVIDERS row', async () => {
+    const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
+    const row = readme.split('\n').find((l) => l.startsWith('| `ORT_EXECUTION_PROVIDERS` |')) ?? '';
+    expect(EXECUTION_PROVIDERS.filter((p) => !row.includes(`\`${p}\``))).toEqual([]);
   });
 
   it('starts with the start and test commands, and both are npm scripts', async () => {

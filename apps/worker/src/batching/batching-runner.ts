@@ -7,7 +7,7 @@ import { BatchItemError, batchKey, DynamicBatcher, splitOutputs, stackFeeds, typ
 import { ProblemError } from '#infra/errors';
 import { effectiveMaxBatchSize, type ModelEntry } from '#model-service/model-format';
 import { elementCount, modelKey, type ModelRef, type ModelRunner, type TensorData } from '#model-service/tensors';
-import type { ExecutionProvider } from '#model-service/runtime';
+import type { ExecutionProvider } from '#infra/execution-providers';
 
 /** How one model version is batched. `maxBatchSize` 1 turns batching off for it. */
 export interface ModelBatching extends BatchPolicy {

@@ -12,7 +12,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import type { ExecutionProvider } from '#model-service/runtime';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '#infra/execution-providers';
 import type { ModelRef, TensorDType } from '#model-service/tensors';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -109,7 +109,7 @@ export class ModelRepositoryError extends Error {
 
 // ---- config files -----------------------------------------------------------------
 
-const providers = z.array(z.enum(['cuda', 'tensorrt', 'cpu'])).min(1);
+const providers = z.array(z.enum(EXECUTION_PROVIDERS)).min(1);
 const warmupTensor = z.strictObject({
   dims: z.array(z.number().int().min(1).max(65_536)).max(8),
   value: z.number().default(0),

@@ -10,11 +10,12 @@ import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
 import { ProblemError } from '#infra/errors';
 import type { ModelEntry } from '#model-service/model-format';
-import { checkFeeds, errorMessage, openSession, roundMs, runSession, sessionSettings, warmUp, type ExecutionProvider, type LoadOptions } from './session-core.js';
+import type { ExecutionProvider } from '#infra/execution-providers';
+import { checkFeeds, errorMessage, openSession, roundMs, runSession, sessionSettings, warmUp, type LoadOptions } from './session-core.js';
 import { fileDigest } from '#model-service/model-format';
 import { modelKey, type ModelRef, type ModelRunner, type ModelSignature, type TensorData } from '#model-service/tensors';
 
-export { providerAttempts, warmupFeeds, type ExecutionProvider, type LoadOptions } from './session-core.js';
+export { providerAttempts, warmupFeeds, type LoadOptions } from './session-core.js';
 
 export interface HostObserver {
   /** Called after every successful inference with its wall time and batch size. */

@@ -10,7 +10,7 @@ import { ProblemError } from '#infra/errors';
 import type { GraphOptimizationLevel, ModelEntry, WarmupSpec } from '#model-service/model-format';
 import { elementCount, TENSOR_DTYPES, type ModelSignature, type TensorData, type TensorDType, type TensorSpec } from '#model-service/tensors';
 
-export type ExecutionProvider = 'cuda' | 'tensorrt' | 'cpu';
+import type { ExecutionProvider } from '#infra/execution-providers';
 
 export interface LoadOptions {
   /** Preferred providers, best first. CPU is always the last resort. */

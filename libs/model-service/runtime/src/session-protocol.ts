@@ -2,7 +2,8 @@
  * Messages between `ThreadedModelHost` and its session threads (session-thread.ts). Plain
  * data only (structured clone); tensor buffers travel in transfer lists where the sender owns them.
  */
-import type { ExecutionProvider, SessionSettings } from './session-core.js';
+import type { ExecutionProvider } from '#infra/execution-providers';
+import type { SessionSettings } from './session-core.js';
 import type { ModelSignature, TensorData } from '#model-service/tensors';
 
 export type ToThread =
