@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { isProblemError } from '#infra/errors';
-import { findFeature, runPipeline } from '#feature-engine/features';
+import { findFeature } from '#feature-engine/feature-catalogue';
+import { runPipeline } from '#feature-engine/features';
 import { encodeOutputs, fromWire } from '#model-service/inference-protocol';
 import type { ModelRef, ModelRunner } from '#model-service/tensors';
 import type { PredictionEvents, PredictionMetrics, PredictionsRepository } from '#platform/predictions';

@@ -3,7 +3,7 @@ import { type AuthenticatedKey } from '#platform/api-keys';
 import { AppConfig } from '#infra/config';
 import { uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
-import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/features';
+import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
 import { PredictionEvents, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import { InferenceQueues } from '#infra/queue';

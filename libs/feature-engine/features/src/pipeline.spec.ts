@@ -7,7 +7,8 @@ import { isProblemError, type ProblemError } from '#infra/errors';
 import { findShippedModel } from '#model-service/model-format';
 import { OnnxModelHost } from '#model-service/runtime';
 import type { ModelRunner } from '#model-service/tensors';
-import { featureModels, findFeature, listFeatures, OCR_LINE_V1, runPipeline } from './index.js';
+import { featureModels, findFeature, listFeatures, OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
+import { runPipeline } from './index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const helloPng = readFileSync(join(root, 'examples', 'hello.png'));

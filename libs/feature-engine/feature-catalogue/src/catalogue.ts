@@ -1,8 +1,8 @@
 import { compareVersions } from '#model-service/model-format';
 import type { ModelRef } from '#model-service/tensors';
 import { FeatureDefinitionError, validateFeatureDefinition } from './graph.js';
-import { DEFAULT_OPS } from './ops.js';
-import type { FeatureDefinition, OpRegistry } from './types.js';
+import { OP_SPECS } from './op-specs.js';
+import type { FeatureDefinition, OpSpecs } from './types.js';
 
 /** Largest decoded image accepted by the image features. */
 export const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
@@ -85,7 +85,7 @@ export interface FeatureCatalogue {
 }
 
 /** Validates every definition (graph, ops, params, schemas, unique name@version) and indexes them. */
-export function createFeatureCatalogue(defs: readonly FeatureDefinition[], ops: OpRegistry = DEFAULT_OPS): FeatureCatalogue {
+export function createFeatureCatalogue(defs: readonly FeatureDefinition[], ops: OpSpecs = OP_SPECS): FeatureCatalogue {
   const seen = new Set<string>();
   for (const def of defs) {
     validateFeatureDefinition(def, ops);
@@ -119,7 +119,7 @@ export function listFeatures(): FeatureDefinition[] {
 }
 
 /** The models a feature calls (for routing it to its worker pool). */
-export function featureModels(def: FeatureDefinition, ops: OpRegistry = DEFAULT_OPS): ModelRef[] {
+export function featureModels(def: FeatureDefinition, ops: OpSpecs = OP_SPECS): ModelRef[] {
   const refs: ModelRef[] = [];
   for (const node of def.nodes) {
     for (const ref of ops.get(node.op)?.models?.(node.params ?? {}) ?? []) {

@@ -1,5 +1,5 @@
 import { compileSchema } from './schema.js';
-import type { FeatureDefinition, OpRegistry } from './types.js';
+import type { FeatureDefinition, OpSpecs } from './types.js';
 
 /** A feature definition that cannot be served (found at catalogue load). */
 export class FeatureDefinitionError extends Error {
@@ -37,7 +37,7 @@ const NODE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
  * order. Throws FeatureDefinitionError listing every problem (unknown op, bad params,
  * missing reference, duplicate id, cycle, invalid schema, ...).
  */
-export function validateFeatureDefinition(def: FeatureDefinition, ops: OpRegistry): string[] {
+export function validateFeatureDefinition(def: FeatureDefinition, ops: OpSpecs): string[] {
   const label = `${def.name}@${def.version}`;
   const problems: string[] = [];
   if (!NAME.test(def.name)) problems.push(`name "${def.name}" must be lower-case kebab-case`);

@@ -1,16 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isProblemError, type ProblemError } from '#infra/errors';
-import {
-  createFeatureCatalogue,
-  FeatureDefinitionError,
-  OCR_LINE_V1,
-  parseRef,
-  validateFeatureDefinition,
-  validateFeatureInput,
-  DEFAULT_OPS,
-  MAX_IMAGE_BASE64_LENGTH,
-  type FeatureDefinition,
-} from './index.js';
+import { createFeatureCatalogue, FeatureDefinitionError, OCR_LINE_V1, parseRef, validateFeatureDefinition, validateFeatureInput, OP_SPECS, MAX_IMAGE_BASE64_LENGTH, type FeatureDefinition } from './index.js';
 
 function withNodes(nodes: FeatureDefinition['nodes'], outputNode = 'text'): FeatureDefinition {
   return { ...OCR_LINE_V1, nodes, outputNode };
@@ -18,7 +8,7 @@ function withNodes(nodes: FeatureDefinition['nodes'], outputNode = 'text'): Feat
 
 function problemsOf(def: FeatureDefinition): string[] {
   try {
-    validateFeatureDefinition(def, DEFAULT_OPS);
+    validateFeatureDefinition(def, OP_SPECS);
   } catch (e) {
     if (e instanceof FeatureDefinitionError) return e.problems;
     throw e;
@@ -28,7 +18,7 @@ function problemsOf(def: FeatureDefinition): string[] {
 
 describe('feature graph validation', () => {
   it('orders the shipped definition by dependencies', () => {
-    expect(validateFeatureDefinition(OCR_LINE_V1, DEFAULT_OPS)).toEqual(['decode', 'tensor', 'recognise', 'text']);
+    expect(validateFeatureDefinition(OCR_LINE_V1, OP_SPECS)).toEqual(['decode', 'tensor', 'recognise', 'text']);
   });
 
   it('rejects an unknown op', () => {
