@@ -1,4 +1,5 @@
-// Gateway footprint: start time (spawn to the first 200 from /readyz) and resident memory
+// Gateway footprint: start time (spawn to the first 200 from /readyz), the CPU time the process
+// spent until then (user + system: steadier than wall time on a busy machine) and resident memory
 // (VmRSS right after that answer) of the built gateway, over several runs, and whether the
 // process mapped onnxruntime's or sharp's (libvips) native libraries.
 //
@@ -17,6 +18,7 @@ import { dropRedisPrefix } from '../test/support/redis.js';
 
 interface Run {
   startMs: number;
+  cpuMs: number;
   rssMiB: number;
   onnxruntime: boolean;
   vips: boolean;
@@ -52,8 +54,11 @@ async function once(env: Record<string, string>): Promise<Run> {
     }
     const startMs = performance.now() - started;
     const rssMiB = (await statusKb(child.pid!, 'VmRSS')) / 1024;
+    // /proc/<pid>/stat fields 14 and 15 (after the parenthesised name): utime, stime in clock ticks (100 Hz).
+    const stat = (await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10;
     const maps = await readFile(`/proc/${child.pid}/maps`, 'utf8');
-    return { startMs, rssMiB, onnxruntime: maps.includes('onnxruntime'), vips: maps.includes('vips') };
+    return { startMs, cpuMs, rssMiB, onnxruntime: maps.includes('onnxruntime'), vips: maps.includes('vips') };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -75,11 +80,12 @@ try {
   for (let i = 0; i < runs; i++) {
     const r = await once(env);
     results.push(r);
-    console.log(`run ${i + 1}: start ${r.startMs.toFixed(0)} ms, RSS ${r.rssMiB.toFixed(1)} MiB, onnxruntime mapped: ${r.onnxruntime}, libvips mapped: ${r.vips}`);
+    console.log(`run ${i + 1}: start ${r.startMs.toFixed(0)} ms, CPU ${r.cpuMs} ms, RSS ${r.rssMiB.toFixed(1)} MiB, onnxruntime mapped: ${r.onnxruntime}, libvips mapped: ${r.vips}`);
   }
   const starts = results.map((r) => r.startMs);
   const rss = results.map((r) => r.rssMiB);
-  console.log(`median of ${runs}: start ${median(starts).toFixed(0)} ms (min ${Math.min(...starts).toFixed(0)}, max ${Math.max(...starts).toFixed(0)}), RSS ${median(rss).toFixed(1)} MiB (min ${Math.min(...rss).toFixed(1)}, max ${Math.max(...rss).toFixed(1)})`);
+  const cpu = results.map((r) => r.cpuMs);
+  console.log(`median of ${runs}: start ${median(starts).toFixed(0)} ms (min ${Math.min(...starts).toFixed(0)}, max ${Math.max(...starts).toFixed(0)}), CPU ${median(cpu).toFixed(0)} ms (min ${Math.min(...cpu)}, max ${Math.max(...cpu)}), RSS ${median(rss).toFixed(1)} MiB (min ${Math.min(...rss).toFixed(1)}, max ${Math.max(...rss).toFixed(1)})`);
 } finally {
   await db.drop();
   await dropRedisPrefix(prefix);
