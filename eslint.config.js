@@ -17,24 +17,15 @@ const noDeepLibImports = {
   regex: '^(#(infra|platform|model-service|feature-engine|tools)/[^/]+/.+|\\.{1,2}/(.+/)?(infra|platform|model-service|feature-engine|tools)/[^/]+/src/.+)$',
   message: 'import a lib only through its index: #<layer>/<name>',
 };
-const layerRule = (layer) => {
+// A lib's specs are dev code: they may use tools/ (e.g. #tools/model-builders); the layer rule holds for them too.
+const layerRules = (layer) => {
   const forbidden = Object.keys(LAYERS).filter((l) => !LAYERS[layer].includes(l));
-  return {
-    files: [`libs/${layer}/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...forbidden.map((l) => ({ regex: `^(#${l}/|.*/libs/${l}/)`, message: `layer ${layer} may import only ${LAYERS[layer].join(', ')} (not ${l})` })),
-            noApps,
-            noTools,
-            noDeepLibImports,
-          ],
-        },
-      ],
-    },
-  };
+  const layerPatterns = forbidden.map((l) => ({ regex: `^(#${l}/|.*/libs/${l}/)`, message: `layer ${layer} may import only ${LAYERS[layer].join(', ')} (not ${l})` }));
+  const rule = (patterns) => ({ 'no-restricted-imports': ['error', { patterns: [...layerPatterns, noApps, ...patterns, noDeepLibImports] }] });
+  return [
+    { files: [`libs/${layer}/**/*.ts`], ignores: ['**/*.spec.ts'], rules: rule([noTools]) },
+    { files: [`libs/${layer}/**/*.spec.ts`], rules: rule([]) },
+  ];
 };
 
 export default tseslint.config(
@@ -63,7 +54,7 @@ export default tseslint.config(
   // The one reader of process.env, and tool configs that the Prisma CLI reads on its own.
   { files: ['libs/infra/config/src/env.ts', 'prisma.config.ts', 'scripts/*.mjs'], rules: { 'no-restricted-properties': 'off' } },
   // Layers: one rule per layer; apps may use every layer but never tools/.
-  ...Object.keys(LAYERS).map(layerRule),
+  ...Object.keys(LAYERS).flatMap(layerRules),
   { files: ['apps/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noTools, noDeepLibImports] }] } },
   // Tests may use loose typing on parsed JSON bodies.
   {

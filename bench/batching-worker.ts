@@ -13,8 +13,13 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { readProcessEnv } from '#infra/config';
-import { OCR_LINE_V1, runPipeline } from '#feature-engine/features';
-import { DENSE_OUTPUT_NAME, float32Tensor, OnnxModelHost, ThreadedModelHost, TINY_CLASSIFIER_SPEC, type ExecutionProvider, type ModelEntry, type ModelHost } from '#model-service/models';
+import { OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
+import { runPipeline } from '#feature-engine/features';
+import { DENSE_OUTPUT_NAME, TINY_CLASSIFIER_SPEC } from '#tools/model-builders';
+import { float32Tensor } from '#model-service/tensors';
+import type { ExecutionProvider } from '#infra/execution-providers';
+import { OnnxModelHost, ThreadedModelHost, type ModelHost } from '#model-service/runtime';
+import type { ModelEntry } from '#model-service/model-format';
 import { createRedis } from '#infra/redis';
 import { BatchingRunner, batchingOf, type JobRunner } from '../apps/worker/src/batching/batching-runner.js';
 

@@ -1,6 +1,6 @@
 // Dynamic batching benchmark (`npm run build && node dist/bench/batching.js`), all in one run:
 //   wide       dense-mlp-wide, the "small model": a weight-heavy MLP built in code (76 MB of
-//              float32, DENSE_MLP_WIDE_SPEC in libs/model-service/models/src/dense-model.ts), memory-bound at
+//              float32, DENSE_MLP_WIDE_SPEC in tools/model-builders/src/dense-model.ts), memory-bound at
 //              batch 1 (batching pays on a CPU) and about 1 ms of compute per item at batch 32, so
 //              the worker/raw ratio measures the worker's overhead, not BullMQ's fixed cost per job;
 //   dense      dense-mlp (12.9 MB, ~0.1 ms per item at batch 32): cheaper per item than a job's
@@ -41,25 +41,13 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { readProcessEnv } from '#infra/config';
 import { repoRoot } from '#infra/db';
-import { decodeBase64Image, decodeImage, imageToTensor, OCR_LINE_V1, type ToTensorParams } from '#feature-engine/features';
-import {
-  DENSE_MLP_SPEC,
-  DENSE_MODEL,
-  denseMlpInput,
-  elementCount,
-  DENSE_MLP_WIDE_SPEC,
-  findShippedModel,
-  float32Tensor,
-  OnnxModelHost,
-  ThreadedModelHost,
-  type ExecutionProvider,
-  type ModelHost,
-  type DenseMlpSpec,
-  TINY_CLASSIFIER_SPEC,
-  TINY_MODEL,
-  type ModelEntry,
-  type TensorData,
-} from '#model-service/models';
+import { decodeBase64Image, decodeImage, imageToTensor, type ToTensorParams } from '#feature-engine/features';
+import { OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
+import { DENSE_MLP_SPEC, DENSE_MODEL, denseMlpInput, DENSE_MLP_WIDE_SPEC, type DenseMlpSpec, TINY_CLASSIFIER_SPEC, TINY_MODEL } from '#tools/model-builders';
+import { elementCount, float32Tensor, type TensorData } from '#model-service/tensors';
+import { findShippedModel, type ModelEntry } from '#model-service/model-format';
+import type { ExecutionProvider } from '#infra/execution-providers';
+import { OnnxModelHost, ThreadedModelHost, type ModelHost } from '#model-service/runtime';
 import { createRedis } from '#infra/redis';
 import { batchingOf, poolConcurrency } from '../apps/worker/src/batching/batching-runner.js';
 import { startBenchWorker, type JobSpec, type Reply, type Request } from './batching-worker.js';

@@ -8,12 +8,12 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readProcessEnv } from '#infra/config';
-import { digestApiKey, generateApiKey, parseApiKey } from '#platform/api-keys';
+import { digestApiKey, generateApiKey, parseApiKey, type ApiKeyScope } from '#platform/api-keys';
 import { createPrismaClient, repoRoot, uuidv7, type KeyMode, type PrismaClient } from '#infra/db';
 
 export const DEMO_ORG_SLUG = 'demo';
 export const DEMO_OWNER_EMAIL = 'owner@demo.stratum.local';
-export const DEMO_KEY_SCOPES = ['predict', 'usage:read'] as const;
+export const DEMO_KEY_SCOPES = ['predict', 'usage:read'] as const satisfies readonly ApiKeyScope[];
 export const DEMO_KEY_NAMES: Record<KeyMode, string> = { live: 'Demo live key', test: 'Demo test key' };
 
 /** The plans every installation has (unit prices in micro-USD per billing unit). */

@@ -5,6 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENV_VARIABLES } from '#infra/config';
 import { PROBLEM_CODES } from '#infra/errors';
+import { EXECUTION_PROVIDERS } from '#infra/execution-providers';
+import { API_KEY_SCOPES } from '#platform/api-keys';
 import { repoRoot } from '#infra/db';
 
 describe('README', () => {
@@ -21,6 +23,20 @@ describe('README', () => {
       .filter(([code, { status }]) => !rows.some((row) => row.startsWith(`| ${status} |`) && row.includes(`\`${code}\``)))
       .map(([code, { status }]) => `${status} ${code}`);
     expect(missing).toEqual([]);
+  });
+
+  it('describes exactly the API-key scopes there are in the scopes table', async () => {
+    const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('| Scope | Grants |'));
+    const lines = table.split('\n').slice(2);
+    const rows = lines.slice(0, lines.findIndex((l) => !l.startsWith('|')));
+    expect(rows.map((l) => /^\| `([^`]+)`/.exec(l)?.[1])).toEqual([...API_KEY_SCOPES]);
+  });
+
+  it('names every execution provider in the ORT_EXECUTION_PROVIDERS row', async () => {
+    const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
+    const row = readme.split('\n').find((l) => l.startsWith('| `ORT_EXECUTION_PROVIDERS` |')) ?? '';
+    expect(EXECUTION_PROVIDERS.filter((p) => !row.includes(`\`${p}\``))).toEqual([]);
   });
 
   it('starts with the start and test commands, and both are npm scripts', async () => {

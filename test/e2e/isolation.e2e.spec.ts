@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { uuidv7 } from '#infra/db';
-import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#model-service/models';
+import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#tools/model-builders';
 import { addMember, signup, startManagementEnv, type Caller, type Env, type Reply } from '../support/management.js';
 
 interface Tenant {

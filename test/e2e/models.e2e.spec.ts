@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidv7 } from '#infra/db';
-import { writeTinyRepository } from '#model-service/models';
+import { writeTinyRepository } from '#tools/model-builders';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, waitAlive, type RunningApp } from '../support/processes.js';

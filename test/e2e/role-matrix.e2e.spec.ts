@@ -3,11 +3,12 @@
 // so a change to the matrix in code that the spec does not say fails here.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#model-service/models';
+import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#tools/model-builders';
+import { API_KEY_SCOPES, type ApiKeyScope } from '#platform/api-keys';
 import { addBareMember, addInvitation, addKey, addMember, login, signup, startManagementEnv, type Caller, type Env } from '../support/management.js';
 
 type Role = 'owner' | 'admin' | 'developer' | 'billing' | 'viewer';
-type Scope = 'predict' | 'usage:read' | 'keys:write' | 'admin';
+type Scope = ApiKeyScope;
 
 interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -47,7 +48,8 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/orgs/:org/models/:name/versions/:version', body: () => buildTinyClassifier(TINY_CLASSIFIER_SPEC), ok: 201, roles: KEY_MANAGERS, scopes: ['admin'] },
 ];
 
-const SCOPES: Scope[] = ['predict', 'usage:read', 'keys:write', 'admin'];
+// Every scope there is gets a key (a new scope is then checked against this table's `scopes`).
+const SCOPES: readonly Scope[] = API_KEY_SCOPES;
 
 let env: Env;
 let orgId: string;

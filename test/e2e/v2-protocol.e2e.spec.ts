@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidv7 } from '#infra/db';
-import { tinyClassifierReference, TINY_CLASSIFIER_SPEC, writeTinyRepository, type TinyClassifierSpec } from '#model-service/models';
+import { tinyClassifierReference, TINY_CLASSIFIER_SPEC, writeTinyRepository, type TinyClassifierSpec } from '#tools/model-builders';
 import { seedDemo } from '../../scripts/seed.js';
 import { consumerCaughtUp } from '../support/lifecycle.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';

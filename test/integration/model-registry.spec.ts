@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncModelRegistry, PLATFORM_NAMESPACE } from '#model-service/model-registry';
-import { buildTinyClassifier, loadModelRepository, TINY_CLASSIFIER_SPEC, withBuiltins, writeTinyRepository, type RepositoryModel } from '#model-service/models';
+import { buildTinyClassifier, TINY_CLASSIFIER_SPEC, writeTinyRepository } from '#tools/model-builders';
+import { loadModelRepository, withBuiltins, type RepositoryModel } from '#model-service/model-format';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import onnxProto from 'onnx-proto';
 import { ProblemError } from '#infra/errors';
 import { artifactPath, receiveUpload, storeArtifact, validateModelFile } from '#model-service/model-uploads';
-import { buildTinyClassifier, floatValueInfo, TINY_CLASSIFIER_SPEC } from '#model-service/models';
+import { buildTinyClassifier, floatValueInfo, TINY_CLASSIFIER_SPEC } from '#tools/model-builders';
 
 const { onnx } = onnxProto;
 let dir: string;

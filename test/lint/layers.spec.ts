@@ -17,14 +17,14 @@ const restricted = (hits: string[]): string[] => hits.filter((h) => h.startsWith
 
 describe('layer rules (one per layer)', () => {
   it('infra imports nothing above it', async () => {
-    for (const spec of ['#platform/predictions', '#model-service/models', '#feature-engine/features']) {
+    for (const spec of ['#platform/predictions', '#model-service/runtime', '#feature-engine/features']) {
       expect(restricted(await rulesHit('libs/infra/queue/src/inference-job.ts', importing(spec))).join()).toContain('layer infra may import only infra');
     }
     expect(restricted(await rulesHit('libs/infra/queue/src/inference-job.ts', importing('#infra/redis')))).toEqual([]);
   });
 
   it('platform imports infra only', async () => {
-    for (const spec of ['#model-service/models', '#feature-engine/features']) {
+    for (const spec of ['#model-service/runtime', '#feature-engine/features']) {
       expect(restricted(await rulesHit('libs/platform/predictions/src/predictions.repository.ts', importing(spec))).join()).toContain('layer platform may import only');
     }
     expect(restricted(await rulesHit('libs/platform/predictions/src/predictions.repository.ts', importing('#infra/db')))).toEqual([]);
@@ -32,12 +32,12 @@ describe('layer rules (one per layer)', () => {
 
   it('Model Service never imports the Feature Engine or the platform (billing, metering)', async () => {
     for (const spec of ['#feature-engine/features', '#platform/metering']) {
-      expect(restricted(await rulesHit('libs/model-service/models/src/host.ts', importing(spec))).join()).toContain('layer model-service may import only');
+      expect(restricted(await rulesHit('libs/model-service/runtime/src/host.ts', importing(spec))).join()).toContain('layer model-service may import only');
     }
   });
 
   it('the Feature Engine may call the Model Service but not the platform', async () => {
-    expect(restricted(await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('#model-service/models')))).toEqual([]);
+    expect(restricted(await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('#model-service/runtime')))).toEqual([]);
     expect(restricted(await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('#platform/metering'))).join()).toContain('layer feature-engine may import only');
   });
 
@@ -46,11 +46,15 @@ describe('layer rules (one per layer)', () => {
     expect((await rulesHit('apps/gateway/src/main.ts', importing('#tools/dev-services'))).join()).toContain('dev-only');
     expect((await rulesHit('libs/platform/audit/src/audit.ts', importing('#tools/supervisor'))).join()).toContain('dev-only');
     expect(restricted(await rulesHit('scripts/start.ts', importing('#tools/supervisor')))).toEqual([]);
+    // A lib's specs are dev code: they may build test models with tools/, but the layer rule still holds.
+    expect((await rulesHit('libs/model-service/runtime/src/host.ts', importing('#tools/model-builders'))).join()).toContain('dev-only');
+    expect(restricted(await rulesHit('libs/model-service/runtime/src/host.spec.ts', importing('#tools/model-builders')))).toEqual([]);
+    expect(restricted(await rulesHit('libs/model-service/runtime/src/host.spec.ts', importing('#feature-engine/features'))).join()).toContain('layer model-service may import only');
   });
 
   it('libs are imported through their index only', async () => {
-    expect((await rulesHit('apps/gateway/src/main.ts', importing('#model-service/models/host'))).join()).toContain('through its index');
-    expect((await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('../../../model-service/models/src/host.js'))).join()).toContain('through its index');
+    expect((await rulesHit('apps/gateway/src/main.ts', importing('#model-service/runtime/host'))).join()).toContain('through its index');
+    expect((await rulesHit('libs/feature-engine/features/src/pipeline.ts', importing('../../../model-service/runtime/src/host.js'))).join()).toContain('through its index');
   });
 });
 

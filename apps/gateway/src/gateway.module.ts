@@ -1,5 +1,6 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { ApiKeyManagementModule, ApiKeysModule } from '#platform/api-keys';
+import { ApiKeysModule } from '#platform/api-keys';
+import { ApiKeyManagementModule } from '#platform/key-management';
 import { AuditModule } from '#platform/audit';
 import { ConfigModule } from '#infra/config';
 import { DbModule, PrismaService } from '#infra/db';

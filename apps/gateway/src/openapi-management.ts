@@ -1,5 +1,7 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { API_KEY_SCOPES } from '#platform/api-keys';
 import { SESSION_COOKIE } from '#platform/identity';
+import { ROLES as ROLE_NAMES } from '#platform/tenancy';
 
 type Schema = Record<string, unknown>;
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
@@ -13,8 +15,8 @@ const list = (item: string): Schema => ({
   properties: { object: str({ enum: ['list'] }), data: { type: 'array', items: ref(item) }, has_more: { type: 'boolean' }, next_cursor: nullable(str()) },
 });
 
-const SCOPES = ['predict', 'usage:read', 'keys:write', 'admin'];
-const ROLES = ['owner', 'admin', 'developer', 'billing', 'viewer'];
+const SCOPES: string[] = [...API_KEY_SCOPES];
+const ROLES: string[] = [...ROLE_NAMES];
 
 /** Component schemas of the management API's bodies and answers. */
 export const MANAGEMENT_SCHEMAS: Record<string, Schema> = {

@@ -1,7 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { PROBLEM_CODES } from '#infra/errors';
-import { listFeatures } from '#feature-engine/features';
+import { listFeatures } from '#feature-engine/feature-catalogue';
 import { SESSION_COOKIE } from '#platform/identity';
 import { WEBHOOK_EVENTS } from './predictions/create-prediction.body.js';
 import { documentManagement, MANAGEMENT_SCHEMAS } from './openapi-management.js';

@@ -1,8 +1,9 @@
 import { UnrecoverableError } from 'bullmq';
 import { isProblemError } from '#infra/errors';
-import { findFeature, runPipeline } from '#feature-engine/features';
+import { findFeature } from '#feature-engine/feature-catalogue';
+import { runPipeline } from '#feature-engine/features';
 import { encodeOutputs, fromWire } from '#model-service/inference-protocol';
-import type { ModelRef, ModelRunner } from '#model-service/models';
+import type { ModelRef, ModelRunner } from '#model-service/tensors';
 import { decideFailure, DEFAULT_FAILURE, type PredictionError, type PredictionLifecycle, type PredictionMetrics, type Success } from '#platform/predictions';
 import { isTensorJob, type FeatureJobData, type InferenceJobData, type JobTensor, type TensorJobData, type TensorJobModel } from '#infra/queue';
 import type { JobBatchFacts } from './batching/batching-runner.js';

@@ -1,7 +1,9 @@
 import { ProblemError } from '#infra/errors';
 import { PLATFORM_NAMESPACE, poolMarker, TENANT_POOL, type WarmRef } from '#model-service/model-registry';
 import { artifactPath } from '#model-service/model-uploads';
-import { fileDigest, modelKey, type GraphOptimizationLevel, type LoadOptions, type ModelConfig, type ModelEntry, type ModelRef, type ModelStatus, type OnnxModelHost } from '#model-service/models';
+import { fileDigest, type GraphOptimizationLevel, type ModelConfig, type ModelEntry } from '#model-service/model-format';
+import { modelKey, type ModelRef } from '#model-service/tensors';
+import type { LoadOptions, ModelStatus, OnnxModelHost } from '#model-service/runtime';
 import type { TensorJobModel } from '#infra/queue';
 
 export interface ModelsReadiness {

@@ -11,7 +11,7 @@ import {
   type ApiKeyPage,
   type ApiKeyView,
   type ApiKeyWithSecret,
-} from '#platform/api-keys';
+} from '#platform/key-management';
 import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
 import { single } from './query-param.js';
 

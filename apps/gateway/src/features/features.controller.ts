@@ -2,7 +2,7 @@ import { Controller, Get, Param, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiKeyGuard } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
-import { featureModels, findFeature, listFeatures, type FeatureDefinition } from '#feature-engine/features';
+import { featureModels, findFeature, listFeatures, type FeatureDefinition } from '#feature-engine/feature-catalogue';
 
 export function featureView(f: FeatureDefinition) {
   return {

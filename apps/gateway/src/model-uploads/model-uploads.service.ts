@@ -9,7 +9,7 @@ import { PrismaService, type Organization } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { discard, DEFAULT_VALIDATION_LIMITS, receiveUpload, storeArtifact, validateModelFile } from '#model-service/model-uploads';
 import { ModelRegistry, PLATFORM_NAMESPACE, registerUploadedVersion, uploadedVersionConfig, type RegisteredModel, type UploadedVersionRecord } from '#model-service/model-registry';
-import { MODEL_NAME, MODEL_VERSION } from '#model-service/models';
+import { MODEL_NAME, MODEL_VERSION } from '#model-service/model-format';
 import { actorId, type Actor } from '#platform/tenancy';
 
 /** The one route that takes a raw body. */

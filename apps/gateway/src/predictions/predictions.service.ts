@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { type AuthenticatedKey } from '#platform/api-keys';
 import { AppConfig } from '#infra/config';
 import { ProblemError } from '#infra/errors';
-import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/features';
-import { findShippedModel } from '#model-service/models';
+import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
+import { findShippedModel } from '#model-service/model-format';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 

@@ -5,7 +5,7 @@ import { PROBLEM_CODES, ProblemError, type ProblemCode } from '#infra/errors';
 import { Readiness } from '#infra/http';
 import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse, type V2ModelMetadata, type V2ResponseTensor } from '#model-service/inference-protocol';
 import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
-import type { ModelSignature } from '#model-service/models';
+import type { ModelSignature } from '#model-service/tensors';
 import { PredictionLifecycle, isTerminal } from '#platform/predictions';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */

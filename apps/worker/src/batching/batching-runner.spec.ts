@@ -2,7 +2,7 @@
 // splitting, failure isolation and per-job facts are checked without onnxruntime.
 import { describe, expect, it } from '@jest/globals';
 import { isProblemError, ProblemError } from '#infra/errors';
-import { float32Tensor, type ModelRef, type ModelRunner, type TensorData } from '#model-service/models';
+import { float32Tensor, type ModelRef, type ModelRunner, type TensorData } from '#model-service/tensors';
 import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from './batching-runner.js';
 
 const MODEL: ModelRef = { name: 'double', version: '1' };

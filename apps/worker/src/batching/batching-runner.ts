@@ -5,7 +5,9 @@
  */
 import { BatchItemError, batchKey, DynamicBatcher, splitOutputs, stackFeeds, type BatchPolicy, type Feeds, type ItemOutcome, type PaddingRule } from '#model-service/batching';
 import { ProblemError } from '#infra/errors';
-import { effectiveMaxBatchSize, elementCount, modelKey, type ExecutionProvider, type ModelEntry, type ModelRef, type ModelRunner, type TensorData } from '#model-service/models';
+import { effectiveMaxBatchSize, type ModelEntry } from '#model-service/model-format';
+import { elementCount, modelKey, type ModelRef, type ModelRunner, type TensorData } from '#model-service/tensors';
+import type { ExecutionProvider } from '#infra/execution-providers';
 
 /** How one model version is batched. `maxBatchSize` 1 turns batching off for it. */
 export interface ModelBatching extends BatchPolicy {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { findShippedModel, type TensorData } from '#model-service/models';
+import { findShippedModel } from '#model-service/model-format';
+import type { TensorData } from '#model-service/tensors';
 import { ctcGreedyDecode, loadCtcCharset } from './index.js';
 
 /** [1,T,C] tensor whose step t puts `p` on class picks[t] and the rest evenly elsewhere. */

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { TensorData } from '#model-service/models';
+import type { TensorData } from '#model-service/tensors';
 
 export interface DecodedText {
   text: string;

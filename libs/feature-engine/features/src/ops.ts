@@ -1,10 +1,13 @@
 /**
- * The op registry: op name -> plain async implementation. Feature definitions refer
- * to ops by name only, so a definition stays JSON.
+ * The op registry: op name -> plain async implementation, joined to the op specs of
+ * #feature-engine/feature-catalogue (inputs, param checks, models). Feature definitions refer
+ * to ops by name only, so a definition stays JSON. Image decoding loads sharp: only workers
+ * (and benches) run ops.
  */
 import sharp, { type Metadata } from 'sharp';
 import { ProblemError } from '#infra/errors';
-import { findShippedModel, type ModelRef, type TensorData } from '#model-service/models';
+import { dictionaryAssetPath, modelParam, OP_SPECS } from '#feature-engine/feature-catalogue';
+import type { TensorData } from '#model-service/tensors';
 import { ctcGreedyDecode, loadCtcCharset } from './ctc.js';
 import type { OpDefinition, OpRegistry } from './types.js';
 
@@ -133,146 +136,48 @@ export async function imageToTensor(img: RawImage, p: ToTensorParams): Promise<T
   return { dtype: 'float32', dims: [1, 3, h, tensorW], data: out };
 }
 
-// ---- param helpers -------------------------------------------------------------
-
-function str(params: Record<string, unknown>, key: string): string | undefined {
-  const v = params[key];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function positiveInt(params: Record<string, unknown>, key: string, problems: string[], required: boolean): void {
-  const v = params[key];
-  if (v === undefined && !required) return;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) problems.push(`param ${key} must be a positive integer`);
-}
-
-function modelParam(params: Record<string, unknown>): ModelRef | null {
-  const name = str(params, 'model');
-  const version = str(params, 'version');
-  return name && version ? { name, version } : null;
-}
-
-interface DictionaryParam {
-  model: string;
-  version: string;
-  asset: string;
-}
-
-function dictionaryParam(params: Record<string, unknown>): DictionaryParam | null {
-  const d = params['dictionary'] as Partial<DictionaryParam> | undefined;
-  if (!d || typeof d.model !== 'string' || typeof d.version !== 'string' || typeof d.asset !== 'string') return null;
-  return { model: d.model, version: d.version, asset: d.asset };
-}
-
-function dictionaryPath(d: DictionaryParam): string | undefined {
-  return findShippedModel(d.model, d.version)?.assets?.[d.asset];
-}
-
 function expect<T>(value: unknown, guard: (v: unknown) => v is T, what: string): T {
   if (!guard(value)) throw new ProblemError('internal_error', `Pipeline wiring error: expected ${what}`);
   return value;
 }
 
-// ---- the ops --------------------------------------------------------------------
+// ---- the implementations (one per op spec) -------------------------------------
 
-const imageDecode: OpDefinition = {
-  description: 'Base64 PNG/JPEG/WebP (data: URL accepted) -> RGB pixels. Refuses non-images and images over maxPixels.',
-  inputs: ['image'],
-  checkParams(params) {
-    const problems: string[] = [];
-    positiveInt(params, 'maxPixels', problems, false);
-    return problems;
-  },
-  async run(inputs, params) {
+const RUNS: Record<string, OpDefinition['run']> = {
+  'image.decode': async (inputs, params) => {
     const value = inputs['image'];
     if (typeof value !== 'string') throw new ProblemError('invalid_input', 'The image must be a base64 string');
     const maxPixels = typeof params['maxPixels'] === 'number' ? params['maxPixels'] : DEFAULT_MAX_PIXELS;
     return decodeImage(decodeBase64Image(value), maxPixels);
   },
-};
-
-const imageToTensorOp: OpDefinition = {
-  description: 'RGB image -> normalised NCHW float32 tensor at a fixed height (PaddleOCR line preprocessing).',
-  inputs: ['image'],
-  checkParams(params) {
-    const problems: string[] = [];
-    positiveInt(params, 'height', problems, true);
-    positiveInt(params, 'maxWidth', problems, params['fixedWidth'] === undefined);
-    positiveInt(params, 'widthMultiple', problems, false);
-    positiveInt(params, 'fixedWidth', problems, false);
-    const order = params['channelOrder'];
-    if (order !== undefined && order !== 'rgb' && order !== 'bgr') problems.push('param channelOrder must be "rgb" or "bgr"');
-    for (const k of ['mean', 'std']) if (params[k] !== undefined && typeof params[k] !== 'number') problems.push(`param ${k} must be a number`);
-    if (params['std'] === 0) problems.push('param std must not be 0');
-    return problems;
-  },
-  async run(inputs, params) {
+  'image.to_tensor': async (inputs, params) => {
     const img = expect(inputs['image'], isRawImage, 'a decoded image');
     return imageToTensor(img, params as unknown as ToTensorParams);
   },
-};
-
-const modelRun: OpDefinition = {
-  description: 'Runs a model (params.model, params.version) on the node inputs (named after the model inputs); returns params.output or the only output.',
-  inputs: 'any',
-  checkParams(params) {
-    const ref = modelParam(params);
-    if (!ref) return ['params model and version must be strings'];
-    if (params['output'] !== undefined && typeof params['output'] !== 'string') return ['param output must be a string'];
-    return [];
-  },
-  models(params) {
-    const ref = modelParam(params);
-    return ref ? [ref] : [];
-  },
-  async run(inputs, params, ctx) {
+  'model.run': async (inputs, params, ctx) => {
     const ref = modelParam(params);
     if (!ref) throw new ProblemError('internal_error', 'model.run without a model');
     const feeds: Record<string, TensorData> = {};
     for (const [name, v] of Object.entries(inputs)) feeds[name] = expect(v, isTensor, `a tensor for model input ${name}`);
     const outputs = await ctx.runner.run(ref, feeds);
     ctx.useModel(ref);
-    const wanted = str(params, 'output');
+    const wanted = typeof params['output'] === 'string' ? params['output'] : undefined;
     const names = Object.keys(outputs);
     const name = wanted ?? (names.length === 1 ? names[0] : undefined);
     const out = name === undefined ? undefined : outputs[name];
     if (!out) throw new ProblemError('internal_error', `Model ${ref.name}@${ref.version} gave no output ${wanted ?? '(ambiguous: ' + names.join(', ') + ')'}`);
     return out;
   },
-};
-
-const ctcGreedy: OpDefinition = {
-  description: 'Greedy CTC decoding of [1,T,C] probabilities with a model dictionary asset (blank 0, chars from 1, space last) -> { text, confidence }.',
-  inputs: ['probs'],
-  checkParams(params) {
-    const d = dictionaryParam(params);
-    if (!d) return ['param dictionary must be { model, version, asset }'];
-    if (!dictionaryPath(d)) return [`dictionary asset ${d.asset} of model ${d.model}@${d.version} is not in the model catalogue`];
-    if (params['softmax'] !== undefined && typeof params['softmax'] !== 'boolean') return ['param softmax must be a boolean'];
-    return [];
-  },
-  async run(inputs, params) {
+  'ctc.greedy_decode': async (inputs, params) => {
     const probs = expect(inputs['probs'], isTensor, 'a [N,T,C] tensor');
-    const d = dictionaryParam(params);
-    const path = d && dictionaryPath(d);
+    const path = dictionaryAssetPath(params);
     if (!path) throw new ProblemError('internal_error', 'CTC dictionary is missing');
     const charset = await loadCtcCharset(path);
     const [first] = ctcGreedyDecode(probs, charset, { softmax: params['softmax'] === true });
     const text = params['trim'] === false ? (first?.text ?? '') : (first?.text ?? '').trim();
     return { text, confidence: first?.confidence ?? 0 };
   },
-};
-
-const classifyTop1: OpDefinition = {
-  description: 'Top class of a [1,C] probability tensor -> { [params.key]: params.labels[argmax], confidence }.',
-  inputs: ['probs'],
-  checkParams(params) {
-    const labels = params['labels'];
-    if (!Array.isArray(labels) || labels.length === 0) return ['param labels must be a non-empty array'];
-    if (typeof params['key'] !== 'string') return ['param key must be a string'];
-    return [];
-  },
-  async run(inputs, params) {
+  'classify.top1': async (inputs, params) => {
     const probs = expect(inputs['probs'], isTensor, 'a [1,C] tensor');
     const labels = params['labels'] as unknown[];
     const classes = probs.dims.at(-1) ?? 0;
@@ -283,11 +188,11 @@ const classifyTop1: OpDefinition = {
   },
 };
 
-/** The built-in ops. */
-export const DEFAULT_OPS: OpRegistry = new Map<string, OpDefinition>([
-  ['image.decode', imageDecode],
-  ['image.to_tensor', imageToTensorOp],
-  ['model.run', modelRun],
-  ['ctc.greedy_decode', ctcGreedy],
-  ['classify.top1', classifyTop1],
-]);
+/** The built-in ops: each spec of OP_SPECS with its implementation. */
+export const DEFAULT_OPS: OpRegistry = new Map<string, OpDefinition>(
+  [...OP_SPECS].map(([name, spec]) => {
+    const run = RUNS[name];
+    if (!run) throw new Error(`op ${name} has no implementation`);
+    return [name, { ...spec, run }];
+  }),
+);

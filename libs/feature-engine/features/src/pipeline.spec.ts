@@ -4,8 +4,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { isProblemError, type ProblemError } from '#infra/errors';
-import { findShippedModel, OnnxModelHost, type ModelRunner } from '#model-service/models';
-import { featureModels, findFeature, listFeatures, OCR_LINE_V1, runPipeline } from './index.js';
+import { findShippedModel } from '#model-service/model-format';
+import { OnnxModelHost } from '#model-service/runtime';
+import type { ModelRunner } from '#model-service/tensors';
+import { featureModels, findFeature, listFeatures, OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
+import { runPipeline } from './index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const helloPng = readFileSync(join(root, 'examples', 'hello.png'));

@@ -1,9 +1,8 @@
 import { isProblemError, ProblemError } from '#infra/errors';
-import type { ModelRef, ModelRunner } from '#model-service/models';
-import { parseRef, validateFeatureDefinition } from './graph.js';
+import type { ModelRef, ModelRunner } from '#model-service/tensors';
+import { parseRef, validateFeatureDefinition, validateFeatureInput, validateFeatureOutput, type FeatureDefinition } from '#feature-engine/feature-catalogue';
 import { DEFAULT_OPS } from './ops.js';
-import { validateFeatureInput, validateFeatureOutput } from './schema.js';
-import type { FeatureDefinition, FeatureResult, OpRegistry } from './types.js';
+import type { FeatureResult, OpRegistry } from './types.js';
 
 const orders = new WeakMap<FeatureDefinition, string[]>();
 

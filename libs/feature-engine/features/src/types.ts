@@ -1,35 +1,5 @@
-import type { ModelRef, ModelRunner } from '#model-service/models';
-
-/** A JSON Schema (draft 2020-12, the subset ajv implements) as plain data. */
-export type JsonSchema = { [keyword: string]: unknown };
-
-/** One step of a feature pipeline. */
-export interface FeatureNode {
-  id: string;
-  /** Name of an op in the registry (e.g. `image.decode`). */
-  op: string;
-  /** Op parameters, JSON-serialisable. */
-  params?: Record<string, unknown>;
-  /**
-   * The op's named inputs. A value is `$input.<field>` (a field of the request input),
-   * `<nodeId>` (a node's whole output) or `<nodeId>.<field>` (one field of it).
-   */
-  inputs: Record<string, string>;
-}
-
-/** A product feature: a versioned pipeline declared as data. */
-export interface FeatureDefinition {
-  name: string;
-  /** Integer version as a string ("1"); a breaking change of input, output or price is a new version. */
-  version: string;
-  description: string;
-  input: JsonSchema;
-  output: JsonSchema;
-  /** What one successful call bills. */
-  price: { units: number; unitType: string };
-  nodes: FeatureNode[];
-  outputNode: string;
-}
+import type { OpSpec } from '#feature-engine/feature-catalogue';
+import type { ModelRef, ModelRunner } from '#model-service/tensors';
 
 export interface FeatureResult {
   output: unknown;
@@ -45,15 +15,8 @@ export interface OpContext {
   useModel(ref: ModelRef): void;
 }
 
-/** An op implementation: plain async function plus what the graph checker needs. */
-export interface OpDefinition {
-  description: string;
-  /** Input names the op requires; `'any'` for ops whose inputs are free-form (model.run). */
-  inputs: readonly string[] | 'any';
-  /** Returns problems with the params (empty when fine); run at catalogue load. */
-  checkParams?(params: Record<string, unknown>): string[];
-  /** Models the node calls, for routing a feature to its worker pool. */
-  models?(params: Record<string, unknown>): ModelRef[];
+/** An op implementation: its spec (#feature-engine/feature-catalogue) plus a plain async function. */
+export interface OpDefinition extends OpSpec {
   run(inputs: Record<string, unknown>, params: Record<string, unknown>, ctx: OpContext): Promise<unknown>;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '#infra/execution-providers';
 
 /** Variables that must be set to something other than their development default in production. */
 const DEV_PEPPER = 'stratum-dev-pepper-do-not-use-in-production-0000';
@@ -65,7 +66,7 @@ export const envSchema = z
     /** Dynamic batching of concurrent jobs per model version ("off": every call runs alone, whatever the model config says). */
     WORKER_BATCHING: z.enum(['on', 'off']).default('on'),
     /** Execution providers in order of preference; cpu is always the last resort. */
-    ORT_EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'tensorrt', 'cpu']))).default(['cpu']),
+    ORT_EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(EXECUTION_PROVIDERS))).default(['cpu']),
     ORT_INTRA_OP_THREADS: z.coerce.number().int().min(0).max(64).default(0),
     /** Run each model version's onnxruntime session in its own worker thread ("off": on the worker's event loop). */
     ORT_SESSION_THREADS: z.enum(['on', 'off']).default('on'),

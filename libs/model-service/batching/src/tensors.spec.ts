@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { float32Tensor, type TensorData } from '#model-service/models';
+import { float32Tensor, type TensorData } from '#model-service/tensors';
 import { batchKey, splitOutputs, stackFeeds } from './tensors.js';
 
 const seq = (n: number, start = 0) => Array.from({ length: n }, (_, i) => start + i);

@@ -2,7 +2,7 @@
  * Stacking per-item feeds into one batch along axis 0 (padding declared dynamic axes to
  * the batch's largest size) and splitting batch outputs back per item. Pure functions.
  */
-import { elementCount, type TensorData } from '#model-service/models';
+import { elementCount, type TensorData } from '#model-service/tensors';
 
 export type Feeds = Record<string, TensorData>;
 

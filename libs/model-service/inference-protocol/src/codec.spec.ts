@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ProblemError } from '#infra/errors';
-import type { ModelSignature } from '#model-service/models';
+import type { ModelSignature } from '#model-service/tensors';
 import { encodeOutputs, modelMetadata, parseInferRequest, v2Datatype } from './codec.js';
 
 const signature: ModelSignature = {

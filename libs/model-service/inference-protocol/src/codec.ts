@@ -4,7 +4,7 @@
  * are ProblemErrors that also carry the protocol's `error` member.
  */
 import { ProblemError, type ProblemCode } from '#infra/errors';
-import { elementCount, type ModelSignature, type TensorData, type TensorDType, type TensorSpec } from '#model-service/models';
+import { elementCount, type ModelSignature, type TensorData, type TensorDType, type TensorSpec } from '#model-service/tensors';
 
 /** v2 datatype names for the tensor types the runtime can feed. */
 export const V2_DATATYPES: Readonly<Record<TensorDType, string>> = {

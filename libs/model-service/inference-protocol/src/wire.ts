@@ -3,7 +3,7 @@
  * int64 as safe integers, bool as 0/1. Validated tensors only: the gateway refused
  * anything else (NaN, Inf, unsafe integers) before they got here.
  */
-import { elementCount, TENSOR_DTYPES, type TensorData, type TensorDType } from '#model-service/models';
+import { elementCount, TENSOR_DTYPES, type TensorData, type TensorDType } from '#model-service/tensors';
 
 export interface WireTensor {
   dtype: TensorDType;

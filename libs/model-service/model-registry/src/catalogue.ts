@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { findModel, loadModelRepository, poolsOf, repositoryEntries, withBuiltins, type ModelEntry, type RepositoryModel } from '#model-service/models';
+import { findModel, loadModelRepository, poolsOf, repositoryEntries, withBuiltins, type ModelEntry, type RepositoryModel } from '#model-service/model-format';
 
 /** The models this deployment serves: the built-in repository merged with MODEL_REPOSITORY. */
 export class ModelCatalogue {

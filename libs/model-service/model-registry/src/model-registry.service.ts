@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { PrismaService } from '#infra/db';
-import { compareVersions, type TensorSpec } from '#model-service/models';
+import { compareVersions } from '#model-service/model-format';
+import type { TensorSpec } from '#model-service/tensors';
 import { RedisClient } from '#infra/redis';
 import { ModelCatalogue } from './catalogue.js';
 import { countPoolWorkers, countWarm } from './warmth.js';

@@ -7,7 +7,8 @@
  * is refused, never overwritten.
  */
 import { uuidv7, type Prisma, type PrismaClient } from '#infra/db';
-import { compareVersions, configRecord, fileDigest, modelKey, readOnnxSignature, type ModelEntry, type RepositoryModel } from '#model-service/models';
+import { compareVersions, configRecord, fileDigest, readOnnxSignature, type ModelEntry, type RepositoryModel } from '#model-service/model-format';
+import { modelKey } from '#model-service/tensors';
 
 /** Namespace of the platform's models (shipped or from MODEL_REPOSITORY); an org's models use its id. */
 export const PLATFORM_NAMESPACE = 'platform';

@@ -4,7 +4,8 @@
  * (the same name and version again is a conflict, never an overwrite).
  */
 import { Prisma, uuidv7, type PrismaClient } from '#infra/db';
-import { compareVersions, type ModelSignature } from '#model-service/models';
+import { compareVersions } from '#model-service/model-format';
+import type { ModelSignature } from '#model-service/tensors';
 
 /** The pool that serves uploaded models (workers with WORKER_POOLS including it, or "all"). */
 export const TENANT_POOL = 'tenant';

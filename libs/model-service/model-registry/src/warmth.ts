@@ -5,7 +5,7 @@
  * A worker that dies simply stops refreshing and drops out after the TTL.
  */
 import type { Redis } from 'ioredis';
-import type { ModelRef } from '#model-service/models';
+import type { ModelRef } from '#model-service/tensors';
 import { PLATFORM_NAMESPACE } from './sync.js';
 
 /** How long a worker's report counts without a refresh. */

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
-import { warmupFeeds, type ModelSignature } from '#model-service/models';
+import { warmupFeeds } from '#model-service/runtime';
+import type { ModelSignature } from '#model-service/tensors';
 import { checkOnnxBytes } from './checks.js';
 
 function specOf(meta: InferenceSession.ValueMetadata): ModelSignature['inputs'][number] {

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { ModelSignature } from '#model-service/models';
+import type { ModelSignature } from '#model-service/tensors';
 import { modelRefused, type RefusalReason } from './refusal.js';
 
 export interface ValidationLimits {

@@ -2,6 +2,9 @@ import { createParamDecorator, Injectable, type CanActivate, type ExecutionConte
 import type { FastifyRequest } from 'fastify';
 import { ProblemError } from '#infra/errors';
 import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from './api-key-verifier.js';
+import type { ApiKeyScope } from './scopes.js';
+
+const PREDICT: ApiKeyScope = 'predict';
 
 type AuthedRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
 
@@ -17,7 +20,7 @@ export class ApiKeyGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     const key = await this.verifier.verify(bearerToken(request.headers.authorization), request.ip);
-    if (!key.scopes.includes('predict')) throw new ProblemError('forbidden', 'This API key lacks the "predict" scope.');
+    if (!key.scopes.includes(PREDICT)) throw new ProblemError('forbidden', `This API key lacks the "${PREDICT}" scope.`);
     request.apiKey = key;
     return true;
   }

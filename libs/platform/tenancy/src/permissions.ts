@@ -1,12 +1,11 @@
+import { isScope, type ApiKeyScope } from '#platform/api-keys';
+
 /**
  * The one permission matrix of Stratum's management API: which membership roles and
  * which API-key scopes grant which permission. Pure data and functions (no Nest).
  */
 export const ROLES = ['owner', 'admin', 'developer', 'billing', 'viewer'] as const;
 export type RoleName = (typeof ROLES)[number];
-
-export const API_KEY_SCOPES = ['predict', 'usage:read', 'keys:write', 'admin'] as const;
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 export const PERMISSIONS = [
   'org:read',
@@ -49,10 +48,6 @@ export const SCOPE_PERMISSIONS: Readonly<Record<ApiKeyScope, readonly Permission
 
 export function isRole(value: unknown): value is RoleName {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
-}
-
-export function isScope(value: unknown): value is ApiKeyScope {
-  return typeof value === 'string' && (API_KEY_SCOPES as readonly string[]).includes(value);
 }
 
 export function roleAllows(role: RoleName, permission: Permission): boolean {

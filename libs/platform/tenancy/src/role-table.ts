@@ -1,4 +1,5 @@
-import { API_KEY_SCOPES, PERMISSIONS, ROLES, roleAllows, scopesAllow } from './permissions.js';
+import { API_KEY_SCOPES } from '#platform/api-keys';
+import { PERMISSIONS, ROLES, roleAllows, scopesAllow } from './permissions.js';
 
 /**
  * The permission matrix as a Markdown table (permissions × roles and API-key scopes), so the

@@ -1,0 +1,110 @@
+import { compileSchema } from './schema.js';
+import type { FeatureDefinition, OpSpecs } from './types.js';
+
+/** A feature definition that cannot be served (found at catalogue load). */
+export class FeatureDefinitionError extends Error {
+  constructor(
+    readonly feature: string,
+    readonly problems: string[],
+  ) {
+    super(`Feature ${feature} is invalid: ${problems.join('; ')}`);
+    this.name = 'FeatureDefinitionError';
+  }
+}
+
+/** A parsed node input reference. */
+export type InputRef = { kind: 'input'; field: string } | { kind: 'node'; node: string; field?: string };
+
+export function parseRef(ref: string): InputRef | null {
+  if (ref.startsWith('$input.')) {
+    const field = ref.slice('$input.'.length);
+    return field ? { kind: 'input', field } : null;
+  }
+  if (ref.startsWith('$')) return null;
+  const dot = ref.indexOf('.');
+  if (dot === -1) return ref ? { kind: 'node', node: ref } : null;
+  const node = ref.slice(0, dot);
+  const field = ref.slice(dot + 1);
+  return node && field ? { kind: 'node', node, field } : null;
+}
+
+const NAME = /^[a-z][a-z0-9-]*$/;
+const VERSION = /^[1-9][0-9]*$/;
+const NODE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/**
+ * Checks a definition against the op registry and returns its nodes in dependency
+ * order. Throws FeatureDefinitionError listing every problem (unknown op, bad params,
+ * missing reference, duplicate id, cycle, invalid schema, ...).
+ */
+export function validateFeatureDefinition(def: FeatureDefinition, ops: OpSpecs): string[] {
+  const label = `${def.name}@${def.version}`;
+  const problems: string[] = [];
+  if (!NAME.test(def.name)) problems.push(`name "${def.name}" must be lower-case kebab-case`);
+  if (!VERSION.test(def.version)) problems.push(`version "${def.version}" must be a positive integer string`);
+  if (!(def.price.units >= 0) || typeof def.price.unitType !== 'string' || !def.price.unitType) problems.push('price needs units >= 0 and a unitType');
+
+  for (const [which, schema] of [['input', def.input], ['output', def.output]] as const) {
+    try {
+      compileSchema(schema);
+    } catch (e) {
+      problems.push(`${which} schema does not compile: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (def.input['type'] !== 'object' || def.input['additionalProperties'] !== false) {
+    problems.push('input schema must be an object with additionalProperties: false');
+  }
+  const inputFields = new Set(Object.keys((def.input['properties'] as Record<string, unknown> | undefined) ?? {}));
+
+  const ids = new Set<string>();
+  for (const node of def.nodes) {
+    if (!NODE_ID.test(node.id)) problems.push(`node id "${node.id}" is not a valid identifier`);
+    if (ids.has(node.id)) problems.push(`node id "${node.id}" is used twice`);
+    ids.add(node.id);
+  }
+
+  const deps = new Map<string, Set<string>>();
+  for (const node of def.nodes) {
+    const nodeDeps = new Set<string>();
+    deps.set(node.id, nodeDeps);
+    const op = ops.get(node.op);
+    if (!op) {
+      problems.push(`node ${node.id}: unknown op "${node.op}"`);
+    } else {
+      for (const p of op.checkParams?.(node.params ?? {}) ?? []) problems.push(`node ${node.id} (${node.op}): ${p}`);
+      if (op.inputs === 'any') {
+        if (Object.keys(node.inputs).length === 0) problems.push(`node ${node.id} (${node.op}): needs at least one input`);
+      } else {
+        for (const name of op.inputs) if (!(name in node.inputs)) problems.push(`node ${node.id} (${node.op}): missing input "${name}"`);
+        for (const name of Object.keys(node.inputs)) if (!op.inputs.includes(name)) problems.push(`node ${node.id} (${node.op}): unexpected input "${name}"`);
+      }
+    }
+    for (const [name, ref] of Object.entries(node.inputs)) {
+      const parsed = parseRef(ref);
+      if (!parsed) problems.push(`node ${node.id}: input ${name} has a malformed reference "${ref}"`);
+      else if (parsed.kind === 'input') {
+        if (!inputFields.has(parsed.field)) problems.push(`node ${node.id}: input ${name} references "${ref}", not a field of the input schema`);
+      } else if (!ids.has(parsed.node)) problems.push(`node ${node.id}: input ${name} references missing node "${parsed.node}"`);
+      else nodeDeps.add(parsed.node);
+    }
+  }
+  if (!ids.has(def.outputNode)) problems.push(`outputNode "${def.outputNode}" is not a node`);
+
+  // Kahn's algorithm: whatever cannot be ordered sits on or behind a cycle.
+  const order: string[] = [];
+  const remaining = new Map([...deps].map(([id, d]) => [id, new Set(d)]));
+  let ready = [...remaining].filter(([, d]) => d.size === 0).map(([id]) => id);
+  while (ready.length > 0) {
+    const next: string[] = [];
+    for (const id of ready) {
+      order.push(id);
+      remaining.delete(id);
+      for (const [other, d] of remaining) if (d.delete(id) && d.size === 0) next.push(other);
+    }
+    ready = next;
+  }
+  if (remaining.size > 0) problems.push(`cycle among nodes ${[...remaining.keys()].join(', ')}`);
+
+  if (problems.length > 0) throw new FeatureDefinitionError(label, problems);
+  return order;
+}

@@ -1,0 +1,33 @@
+// The model-folder format: repository layout and config files, signatures read from ONNX files,
+// the shipped (built-in) catalogue. Never loads onnxruntime (the gateway uses it).
+export { BUILTIN_MODELS, SHIPPED_MODELS, findModel, findShippedModel, withBuiltins } from './catalogue.js';
+export {
+  ARTIFACT_FILE,
+  CONFIG_FILE,
+  MODEL_NAME,
+  MODEL_VERSION,
+  ModelRepositoryError,
+  compareVersions,
+  checkResolvedConfig,
+  configRecord,
+  effectiveMaxBatchSize,
+  loadModelRepository,
+  mergeRepositories,
+  modelConfigFileSchema,
+  parseModelConfigFile,
+  parseVersionConfigFile,
+  poolsOf,
+  repositoryEntries,
+  resolveConfig,
+  versionConfigFileSchema,
+  type GraphOptimizationLevel,
+  type ModelConfig,
+  type ModelEntry,
+  type ModelPadding,
+  type ModelSource,
+  type RepositoryModel,
+  type ShippedModel,
+  type WarmupSpec,
+  type WarmupTensor,
+} from './repository.js';
+export { fileDigest, readOnnxSignature, signatureFromOnnx, type FileDigest } from './signature.js';
