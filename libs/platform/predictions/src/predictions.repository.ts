@@ -89,7 +89,14 @@ export class PredictionsRepository {
    * record, its status, units and timings stay). Returns how many were purged (bounded batch).
    */
   async purgePayloads(before: Date, batch = 1_000): Promise<number> {
-    const ids = await this.db.prediction.findMany({ where: { completedAt: { lt: before }, purgedAt: null }, select: { id: true }, take: batch });
+    // Ordered as the (purgedAt, completedAt) index is: the planner then walks that index (a
+    // few µs when nothing is due) instead of scanning the table for rows that are not there.
+    const ids = await this.db.prediction.findMany({
+      where: { purgedAt: null, completedAt: { lt: before } },
+      orderBy: [{ purgedAt: 'asc' }, { completedAt: 'asc' }],
+      select: { id: true },
+      take: batch,
+    });
     if (ids.length === 0) return 0;
     const list = ids.map((r) => r.id);
     await this.db.$transaction([
