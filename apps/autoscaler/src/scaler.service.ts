@@ -2,7 +2,6 @@ import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } fro
 import { Gauge } from 'prom-client';
 import { AppConfig } from '#infra/config';
 import { MetricsRegistry } from '#infra/metrics';
-import { ModelCatalogue, TENANT_POOL } from '#model-service/model-registry';
 import { InferenceQueues, registerQueueDepthGauge } from '#infra/queue';
 import { desiredWorkers, type ScalingPolicy } from '#infra/scaling';
 
@@ -40,8 +39,7 @@ export class ScalerService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const catalogue = await ModelCatalogue.load(this.config.env.MODEL_REPOSITORY);
-    this.pools = [...new Set([...catalogue.pools(), TENANT_POOL])];
+    this.pools = this.queues.pools();
     const loop = async () => {
       await this.tick();
       this.timer = setTimeout(() => void loop(), this.config.env.AUTOSCALER_INTERVAL_MS);

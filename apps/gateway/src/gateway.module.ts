@@ -1,4 +1,4 @@
-import { Module, type OnModuleInit } from '@nestjs/common';
+import { Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
 import { ApiKeysModule } from '#platform/api-keys';
 import { ApiKeyManagementModule } from '#platform/key-management';
 import { AuditModule } from '#platform/audit';
@@ -7,7 +7,7 @@ import { DbModule, PrismaService } from '#infra/db';
 import { HealthModule, Readiness } from '#infra/http';
 import { IdentityModule } from '#platform/identity';
 import { MetricsModule, MetricsRegistry } from '#infra/metrics';
-import { ModelCatalogue, ModelRegistryModule, TENANT_POOL } from '#model-service/model-registry';
+import { ModelRegistryModule } from '#model-service/model-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
@@ -29,7 +29,7 @@ import { V2Controller } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, QueueModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController],
   providers: [
     PredictionsService,
@@ -51,8 +51,12 @@ export class GatewayModule implements OnModuleInit {
     private readonly redis: RedisClient,
     private readonly metrics: MetricsRegistry,
     private readonly queues: InferenceQueues,
-    private readonly catalogue: ModelCatalogue,
   ) {}
+
+  /** The gateway with a queue registered for each pool (see QueueModule.forPools). */
+  static forPools(pools: readonly string[]): DynamicModule {
+    return { module: GatewayModule, imports: [QueueModule.forPools(pools)] };
+  }
 
   onModuleInit(): void {
     this.readiness.register('postgres', async () => {
@@ -60,7 +64,7 @@ export class GatewayModule implements OnModuleInit {
       if (!r.ok) throw new Error(r.error ?? 'unreachable');
     });
     this.readiness.register('redis', () => pingRedis(this.redis.redis));
-    const pools = [...new Set([...this.catalogue.pools(), TENANT_POOL])];
+    const pools = this.queues.pools();
     registerQueueDepthGauge(this.metrics, this.queues, () => pools);
   }
 }

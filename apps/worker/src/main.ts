@@ -1,8 +1,9 @@
 import { createHttpApp, listen, runApp } from '#infra/http';
+import { servedPools } from '#model-service/model-registry';
 import { WorkerModule } from './worker.module.js';
 
 await runApp('worker', async (env) => {
-  const app = await createHttpApp(WorkerModule, { bodyLimit: 64 * 1024, logLevel: env.LOG_LEVEL });
+  const app = await createHttpApp(WorkerModule.forPools(await servedPools(env.MODEL_REPOSITORY)), { bodyLimit: 64 * 1024, logLevel: env.LOG_LEVEL });
   await listen(app, env.WORKER_HOST, env.WORKER_PORT, 'worker');
   return app;
 });

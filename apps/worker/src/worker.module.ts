@@ -1,4 +1,4 @@
-import { Module, type OnModuleInit } from '@nestjs/common';
+import { Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
 import { ConfigModule } from '#infra/config';
 import { DbModule, PrismaService } from '#infra/db';
 import { HealthModule, Readiness } from '#infra/http';
@@ -10,7 +10,7 @@ import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { InferenceRuntime } from './inference-runtime.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('worker'), HealthModule, DbModule, RedisModule, QueueModule, PredictionsModule, ModelRegistryModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('worker'), HealthModule, DbModule, RedisModule, PredictionsModule, ModelRegistryModule],
   providers: [InferenceRuntime],
 })
 export class WorkerModule implements OnModuleInit {
@@ -19,6 +19,11 @@ export class WorkerModule implements OnModuleInit {
     private readonly db: PrismaService,
     private readonly redis: RedisClient,
   ) {}
+
+  /** The worker with the pools' queues registered for the lifecycle's producer side (it consumes with its own BullMQ workers: docs/DECISIONS.md). */
+  static forPools(pools: readonly string[]): DynamicModule {
+    return { module: WorkerModule, imports: [QueueModule.forPools(pools)] };
+  }
 
   onModuleInit(): void {
     this.readiness.register('postgres', async () => {

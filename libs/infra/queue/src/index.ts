@@ -1,4 +1,4 @@
 export { INFERENCE_JOB_NAME, INFERENCE_ATTEMPTS, KEEP_COMPLETED, KEEP_FAILED, inferenceQueueName, isValidPoolName, isTensorJob, type InferenceJobData, type InferenceJobBase, type FeatureJobData, type TensorJobData, type TensorJobModel, type JobTensor, type KeyMode } from './inference-job.js';
 export { InferenceQueues, COUNTED_STATES, withDeadline, type QueueCounts } from './inference-queues.js';
 export { registerQueueDepthGauge } from './queue-metrics.js';
-export { QueueModule } from './queue.module.js';
+export { QueueModule, QueueConnection } from './queue.module.js';

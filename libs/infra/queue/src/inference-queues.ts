@@ -1,10 +1,7 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AppConfig } from '#infra/config';
 import { ProblemError } from '#infra/errors';
-import { createRedis } from '#infra/redis';
-import { INFERENCE_ATTEMPTS, INFERENCE_JOB_NAME, inferenceQueueName, KEEP_COMPLETED, KEEP_FAILED, type InferenceJobData } from './inference-job.js';
+import { INFERENCE_ATTEMPTS, INFERENCE_JOB_NAME, KEEP_COMPLETED, KEEP_FAILED, type InferenceJobData } from './inference-job.js';
 
 const queueUnavailable = (): ProblemError =>
   new ProblemError('queue_unavailable', 'The prediction queue is not reachable right now; retry shortly.', { headers: { 'retry-after': '5' } });
@@ -22,26 +19,26 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: (
   }
 }
 
-/** Producer side of the model-pool queues (gateway, autoscaler). */
-@Injectable()
-export class InferenceQueues implements OnApplicationShutdown {
-  private readonly logger = new Logger('InferenceQueues');
-  private readonly connection: Redis;
-  private readonly queues = new Map<string, Queue<InferenceJobData>>();
+/**
+ * Producer side of the model-pool queues (gateway, autoscaler, the lifecycle). The queues are
+ * @nestjs/bullmq providers registered by QueueModule.forPools; this class adds the job options,
+ * the fast 503 when Redis is down, and the per-pool reads.
+ */
+export class InferenceQueues {
+  constructor(
+    private readonly connection: Redis,
+    private readonly queues: ReadonlyMap<string, Queue<InferenceJobData>>,
+  ) {}
 
-  constructor(private readonly config: AppConfig) {
-    this.connection = createRedis(config.env.REDIS_URL, 'stratum-queues');
-    this.connection.on('error', (e: Error) => this.logger.warn(`redis: ${e.message}`));
+  /** The registered queue of a pool; an unknown pool is a bug (pools come from the catalogue). */
+  queue(pool: string): Queue<InferenceJobData> {
+    const q = this.queues.get(pool);
+    if (!q) throw new Error(`no queue registered for pool "${pool}" (known: ${[...this.queues.keys()].join(', ')})`);
+    return q;
   }
 
-  queue(pool: string): Queue<InferenceJobData> {
-    let q = this.queues.get(pool);
-    if (!q) {
-      q = new Queue<InferenceJobData>(inferenceQueueName(pool), { connection: this.connection, prefix: this.config.env.REDIS_PREFIX });
-      q.on('error', (e: Error) => this.logger.warn(`queue ${pool}: ${e.message}`));
-      this.queues.set(pool, q);
-    }
-    return q;
+  pools(): string[] {
+    return [...this.queues.keys()];
   }
 
   /** Throws 503 queue_unavailable when Redis is not connected (checked before a prediction is stored). */
@@ -91,10 +88,5 @@ export class InferenceQueues implements OnApplicationShutdown {
     const out = {} as QueueCounts;
     for (const s of COUNTED_STATES) out[s] = raw[s] ?? 0;
     return out;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
-    this.connection.disconnect();
   }
 }

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { findModel, loadModelRepository, poolsOf, repositoryEntries, withBuiltins, type ModelEntry, type RepositoryModel } from '#model-service/model-format';
+import { TENANT_POOL } from './uploads.js';
 
 /** The models this deployment serves: the built-in repository merged with MODEL_REPOSITORY. */
 export class ModelCatalogue {
@@ -23,4 +24,10 @@ export class ModelCatalogue {
   find(name: string, version?: string): ModelEntry | undefined {
     return findModel(this.models, name, version);
   }
+}
+
+/** Every pool a queue exists for: the catalogue's (built-ins + MODEL_REPOSITORY) and the tenant pool. Read before the app modules are built. */
+export async function servedPools(repositoryDir: string): Promise<string[]> {
+  const catalogue = await ModelCatalogue.load(repositoryDir);
+  return [...new Set([...catalogue.pools(), TENANT_POOL])];
 }

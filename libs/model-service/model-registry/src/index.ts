@@ -1,7 +1,7 @@
 // The Model Service's registry: the catalogue of servable models (built-in + MODEL_REPOSITORY),
 // its sync into Postgres (immutable versions, race-safe), and which versions live workers hold
 // warm (Redis).
-export { ModelCatalogue } from './catalogue.js';
+export { ModelCatalogue, servedPools } from './catalogue.js';
 export { syncModelRegistry, PLATFORM_NAMESPACE, type SyncReport, type SyncOptions, type VersionSyncResult, type VersionOutcome } from './sync.js';
 export { countWarm, countPoolWorkers, poolMarker, reportWarm, withdrawWarm, warmKey, POOL_MARKER_NAMESPACE, WARM_REFRESH_MS, WARM_TTL_MS, type WarmRef } from './warmth.js';
 export { registerUploadedVersion, uploadedVersionConfig, TENANT_POOL, type NewUploadedVersion, type UploadedVersionConfig, type UploadedVersionRecord } from './uploads.js';
