@@ -54,8 +54,12 @@ function recorder(name: string, crashAfter?: number): LifecycleConsumer & { seen
 }
 
 describe('the lifecycle outbox', () => {
-  it('records each transition as one typed event, in order', async () => {
+  it('records each transition as one typed event, in order, with its times in UTC', async () => {
+    const before = Date.now();
     const id = await succeeded(3);
+    const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id } });
+    for (const t of [row.createdAt, row.startedAt!, row.completedAt!]) expect(Math.abs(t.getTime() - before)).toBeLessThan(30_000);
+    expect(row.deadlineAt.getTime() - row.createdAt.getTime()).toBe(900_000);
     const events = await db.prisma.predictionEvent.findMany({ where: { predictionId: id }, orderBy: { seq: 'asc' } });
     expect(events.map((e) => e.type)).toEqual(['prediction.created', 'prediction.started', 'prediction.succeeded']);
     expect(events[2]!.data).toEqual({ apiKeyId, mode: 'live', feature: 'ocr-line', featureVersion: '1', units: 3, unitType: 'image' });

@@ -28,6 +28,11 @@ describe('toProblem', () => {
       expect(p.headers['retry-after']).toBe('5');
       expect(p.detail).not.toContain('10.0.0.5');
     }
+    // A raw query ($queryRaw) reports the same outage as P2010 with the driver adapter's kind.
+    const raw = Object.assign(new Error('raw query failed'), { code: 'P2010', meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { kind: 'DatabaseNotReachable', host: '10.0.0.5' } } } });
+    expect(toProblem(raw).code).toBe('service_unavailable');
+    const syntax = Object.assign(new Error('raw query failed'), { code: 'P2010', meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { kind: 'postgres', code: '42601' } } } });
+    expect(toProblem(syntax).status).toBe(500);
   });
 
   it('turns anything else into a 500 that leaks nothing', () => {

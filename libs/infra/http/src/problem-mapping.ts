@@ -28,6 +28,18 @@ const FASTIFY_CODES: Record<string, [ProblemCode, string]> = {
  */
 const UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
+/**
+ * Raw queries ($queryRaw) report a dead database as P2010 ("raw query failed") with the driver
+ * adapter's error kind in meta: these kinds are the same outage as P1001 & co.
+ */
+const UNAVAILABLE_DRIVER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+
+function driverErrorKind(error: unknown): string | undefined {
+  const meta = (error as { meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } } | null)?.meta;
+  const kind = meta?.driverAdapterError?.cause?.kind;
+  return typeof kind === 'string' ? kind : undefined;
+}
+
 const STATUS_CODES: Record<number, ProblemCode> = {
   400: 'bad_request',
   401: 'unauthenticated',
@@ -54,7 +66,7 @@ export function toProblem(error: unknown): ProblemError {
     const known = candidate && typeof candidate.code === 'string' ? FASTIFY_CODES[candidate.code] : undefined;
     if (known) return new ProblemError(known[0], known[1]);
   }
-  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) {
+  if ((typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) || UNAVAILABLE_DRIVER_KINDS.has(driverErrorKind(error) ?? '')) {
     return new ProblemError('service_unavailable', 'A backing service is unreachable right now; retry shortly.', { headers: { 'retry-after': '5' }, cause: error });
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) return new ProblemError('payload_too_large', 'The request body is larger than the limit.');

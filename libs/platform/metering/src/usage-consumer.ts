@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaClient } from '#infra/db';
 import type { LifecycleConsumer, LifecycleEvent } from '#platform/predictions';
-import { recordUsage } from './usage-event.js';
+import type { UsageEventInput } from './usage-event.js';
+
+/** The usage event a `prediction.succeeded` derives (its id is the prediction id); null for other events. */
+export function usageOf(event: LifecycleEvent): UsageEventInput | null {
+  if (event.type !== 'prediction.succeeded') return null;
+  const d = event.data;
+  if (!Number.isInteger(d.units) || d.units < 0) throw new Error(`invalid units ${d.units} in event ${event.id}`);
+  return { id: event.predictionId, orgId: event.orgId, apiKeyId: d.apiKeyId, feature: d.feature, units: d.units, unitType: d.unitType, mode: d.mode, occurredAt: event.occurredAt };
+}
 
 /**
  * Derives the usage ledger from `prediction.succeeded`: one usage event per successful
@@ -17,17 +25,12 @@ export class UsageConsumer implements LifecycleConsumer {
   constructor(private readonly db: PrismaClient) {}
 
   async handle(event: LifecycleEvent): Promise<void> {
-    if (event.type !== 'prediction.succeeded') return;
-    const d = event.data;
-    await recordUsage(this.db, {
-      id: event.predictionId,
-      orgId: event.orgId,
-      apiKeyId: d.apiKeyId,
-      feature: d.feature,
-      units: d.units,
-      unitType: d.unitType,
-      mode: d.mode,
-      occurredAt: event.occurredAt,
-    });
+    await this.handleBatch([event]);
+  }
+
+  /** One INSERT for a round's events; duplicates (redeliveries) are skipped by id. */
+  async handleBatch(events: LifecycleEvent[]): Promise<void> {
+    const data = events.map(usageOf).filter((u): u is UsageEventInput => u !== null);
+    if (data.length) await this.db.usageEvent.createMany({ data, skipDuplicates: true });
   }
 }

@@ -53,4 +53,6 @@ export interface LifecycleConsumer {
   /** The event types it wants (all when absent); others are skipped, the position still moves. */
   readonly types?: readonly LifecycleEventType[];
   handle(event: LifecycleEvent): Promise<void>;
+  /** Optional: the wanted events of a round at once (all or nothing: a throw delivers them all again). */
+  handleBatch?(events: LifecycleEvent[]): Promise<void>;
 }

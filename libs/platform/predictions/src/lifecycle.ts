@@ -1,13 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '#infra/config';
-import { Prisma, PrismaClient, uuidv7 } from '#infra/db';
+import { PrismaClient, uuidv7 } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { InferenceQueues, type InferenceJobData, type KeyMode, type TensorJobModel } from '#infra/queue';
-import type { LifecycleEventData, LifecycleEventType } from './lifecycle-events.js';
-import { OUTBOX_APPEND_LOCK_SQL } from './outbox.js';
 import { PredictionEvents } from './prediction-events.js';
+import { cancelPrediction, failPrediction, insertPrediction, startPrediction, succeedPrediction, type TransitionRow } from './transitions.js';
 import type { PredictionMetrics, PredictionRecord } from './prediction-view.js';
-import { PREDICTION_SELECT, PredictionsRepository, type KeyScope, type TenantScope } from './predictions.repository.js';
+import { PredictionsRepository, type KeyScope, type TenantScope } from './predictions.repository.js';
 
 /** What a prediction runs besides its input: a feature pipeline, or one model on tensors (v2). */
 export type RunSpec = { kind: 'feature' } | { kind: 'tensor'; model: TensorJobModel; outputs: string[] | null };
@@ -46,11 +45,10 @@ export interface Success {
   unitType: string;
 }
 
-/** The columns the job data and the event subject are made of. */
+/** The columns the job data is made of. */
 const RUN_SELECT = { id: true, orgId: true, apiKeyId: true, mode: true, feature: true, featureVersion: true, pool: true, priority: true, spec: true, models: true, createdAt: true } as const;
-type RunRow = Prisma.PredictionGetPayload<{ select: typeof RUN_SELECT }>;
+type RunRow = Pick<TransitionRow, keyof typeof RUN_SELECT>;
 
-const json = (v: unknown): Prisma.InputJsonValue => v as Prisma.InputJsonValue;
 const UNFINISHED = ['starting', 'processing'] as const;
 
 /** The job a prediction is: ids and what to run, never the input (the worker reads it from Postgres). */
@@ -97,36 +95,29 @@ export class PredictionLifecycle {
     const waiter = opts.waitMs !== null ? this.events.waitFor(id, opts.waitMs) : null;
     try {
       const now = new Date();
-      let row: RunRow & PredictionRecord;
-      try {
-        row = await this.db.$transaction(async (tx) => {
-          const created = await tx.prediction.create({
-            data: {
-              id,
-              orgId: who.orgId,
-              apiKeyId: who.apiKeyId,
-              mode: who.mode,
-              feature: s.feature,
-              featureVersion: s.featureVersion,
-              status: 'starting',
-              pool: s.pool,
-              priority: who.priority,
-              spec: json(s.spec),
-              models: json(s.models),
-              idempotencyKey: s.idempotencyKey ?? null,
-              webhook: s.webhook ?? null,
-              webhookEventsFilter: s.webhookEventsFilter ?? [],
-              createdAt: now,
-              deadlineAt: new Date(now.getTime() + this.config.env.PREDICTION_DEADLINE_SECONDS * 1000),
-              input: { create: { orgId: who.orgId, input: json(s.input) } },
-            },
-            select: { ...PREDICTION_SELECT, ...RUN_SELECT },
-          });
-          await appendEvent(tx, created, 'prediction.created', { pool: s.pool });
-          return created;
-        });
-      } catch (e) {
-        if (!(e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002')) throw e;
+      const row = await insertPrediction(
+        this.db,
+        {
+          id,
+          orgId: who.orgId,
+          apiKeyId: who.apiKeyId,
+          mode: who.mode,
+          feature: s.feature,
+          featureVersion: s.featureVersion,
+          pool: s.pool,
+          priority: who.priority,
+          spec: s.spec,
+          models: s.models,
+          input: s.input,
+          idempotencyKey: s.idempotencyKey ?? null,
+          webhook: s.webhook ?? null,
+          webhookEventsFilter: s.webhookEventsFilter ?? [],
+          createdAt: now,
+          deadlineAt: new Date(now.getTime() + this.config.env.PREDICTION_DEADLINE_SECONDS * 1000),
+        },
+        uuidv7(),
+      );
+      if (!row) {
         // The Idempotency-Key was used before (or concurrently): replay that prediction.
         // Held by the other mode, it is a conflict (modes never see each other's data).
         const earlier = s.idempotencyKey ? await this.repo.findByIdempotencyKey(scope, s.idempotencyKey) : null;
@@ -167,56 +158,28 @@ export class PredictionLifecycle {
    * no longer runnable (finished or canceled meanwhile).
    */
   async start(scope: TenantScope, id: string, attempt: number, at: Date): Promise<{ input: unknown } | null> {
-    return this.db.$transaction(async (tx) => {
-      const [row] = await tx.prediction.updateManyAndReturn({ where: { id, orgId: scope.orgId, status: { in: [...UNFINISHED] } }, data: { status: 'processing', startedAt: at }, select: RUN_SELECT });
-      if (!row) return null;
-      const input = await tx.predictionInput.findUnique({ where: { predictionId: id }, select: { input: true } });
-      await appendEvent(tx, row, 'prediction.started', { attempt });
-      return { input: input?.input ?? null };
-    });
+    const row = await startPrediction(this.db, id, scope.orgId, attempt, at, uuidv7());
+    return row ? { input: row.input ?? null } : null;
   }
 
   /** processing → succeeded with its units in `prediction.succeeded`; false when it was canceled (or finished) meanwhile: nothing is billed. */
   async succeed(scope: TenantScope, id: string, result: Success, at: Date): Promise<boolean> {
     if (!Number.isInteger(result.units) || result.units < 0) throw new Error(`invalid units ${result.units}`);
-    const done = await this.db.$transaction(async (tx) => {
-      const [row] = await tx.prediction.updateManyAndReturn({
-        where: { id, orgId: scope.orgId, status: 'processing' },
-        data: { status: 'succeeded', output: json(result.output), metrics: json(result.metrics), models: json(result.models), units: result.units, completedAt: at, error: Prisma.DbNull },
-        select: RUN_SELECT,
-      });
-      if (!row) return false;
-      await appendEvent(tx, row, 'prediction.succeeded', { units: result.units, unitType: result.unitType });
-      return true;
-    });
+    const done = (await succeedPrediction(this.db, id, scope.orgId, result, at, uuidv7())) !== null;
     await this.announce(id);
     return done;
   }
 
   /** starting|processing → failed with `prediction.failed`; false when it had finished already. */
   async fail(scope: TenantScope, id: string, error: { code: string; message: string }, metrics: PredictionMetrics | null, at: Date): Promise<boolean> {
-    const done = await this.db.$transaction(async (tx) => {
-      const [row] = await tx.prediction.updateManyAndReturn({
-        where: { id, orgId: scope.orgId, status: { in: [...UNFINISHED] } },
-        data: { status: 'failed', error: json(error), completedAt: at, ...(metrics ? { metrics: json(metrics) } : {}) },
-        select: RUN_SELECT,
-      });
-      if (!row) return false;
-      await appendEvent(tx, row, 'prediction.failed', { error });
-      return true;
-    });
+    const done = (await failPrediction(this.db, id, scope.orgId, error, metrics, at, uuidv7())) !== null;
     await this.announce(id);
     return done;
   }
 
   /** starting|processing → canceled with `prediction.canceled` (never billed); a waiting job is removed from its queue. */
   async cancel(scope: KeyScope, id: string, at: Date): Promise<PredictionRecord | null> {
-    const canceled = await this.db.$transaction(async (tx) => {
-      const [row] = await tx.prediction.updateManyAndReturn({ where: { id, orgId: scope.orgId, mode: scope.mode, status: { in: [...UNFINISHED] } }, data: { status: 'canceled', completedAt: at }, select: RUN_SELECT });
-      if (!row) return null;
-      await appendEvent(tx, row, 'prediction.canceled', {});
-      return row;
-    });
+    const canceled = await cancelPrediction(this.db, id, scope.orgId, scope.mode, at, uuidv7());
     if (canceled) {
       await this.queues.removeIfWaiting(canceled.pool, id).catch(() => false);
       await this.announce(id);
@@ -229,11 +192,3 @@ export class PredictionLifecycle {
     await this.events.publishFinished(id).catch(() => undefined);
   }
 }
-
-/** Appends the transition's event: always the last statement of its transaction (see OUTBOX_APPEND_LOCK_SQL). */
-async function appendEvent<T extends LifecycleEventType>(tx: Prisma.TransactionClient, row: RunRow, type: T, extra: Omit<LifecycleEventData[T], 'apiKeyId' | 'mode' | 'feature' | 'featureVersion'>): Promise<void> {
-  await tx.$queryRawUnsafe(OUTBOX_APPEND_LOCK_SQL);
-  const data = { apiKeyId: row.apiKeyId, mode: row.mode, feature: row.feature, featureVersion: row.featureVersion, ...extra };
-  await tx.predictionEvent.create({ data: { id: uuidv7(), orgId: row.orgId, predictionId: row.id, type, data: json(data) } });
-}
-

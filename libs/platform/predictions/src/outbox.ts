@@ -42,12 +42,13 @@ export async function readEvents(db: PrismaClient, after: OutboxPosition, limit:
  * holds it. One runner per consumer at a time, whichever gateway it is on.
  */
 export async function leaseConsumer(db: PrismaClient, name: string, owner: string, leaseMs: number): Promise<OutboxPosition | null> {
-  await db.outboxConsumer.createMany({ data: [{ name }], skipDuplicates: true });
-  const rows = await db.$queryRaw<{ seq: bigint }[]>`
+  const take = () => db.$queryRaw<{ seq: bigint }[]>`
     UPDATE "OutboxConsumer"
     SET "leaseOwner" = ${owner}, "leaseUntil" = now() + (${leaseMs}::int * interval '1 millisecond'), "updatedAt" = now()
     WHERE "name" = ${name} AND ("leaseOwner" IS NULL OR "leaseOwner" = ${owner} OR "leaseUntil" < now())
     RETURNING "seq"`;
+  let rows = await take();
+  if (rows.length === 0 && (await db.outboxConsumer.createMany({ data: [{ name }], skipDuplicates: true })).count === 1) rows = await take();
   const row = rows[0];
   return row ? { seq: BigInt(row.seq) } : null;
 }
@@ -85,17 +86,30 @@ export async function deliverOnce(db: PrismaClient, consumer: LifecycleConsumer,
   let last: OutboxPosition | null = null;
   let handled = 0;
   let failure: Error | null = null;
-  for (const e of events) {
-    if (!consumer.types || consumer.types.includes(e.type)) {
-      try {
-        await consumer.handle(e);
-      } catch (err) {
-        failure = err instanceof Error ? err : new Error(String(err));
-        break;
-      }
-      handled++;
+  const wanted = (e: LifecycleEvent) => !consumer.types || consumer.types.includes(e.type);
+  if (consumer.handleBatch) {
+    // All or nothing: a throw delivers the whole batch again.
+    const batch = events.filter(wanted);
+    try {
+      if (batch.length) await consumer.handleBatch(batch);
+      handled = batch.length;
+      last = events.at(-1)?.position ?? null;
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
     }
-    last = e.position;
+  } else {
+    for (const e of events) {
+      if (wanted(e)) {
+        try {
+          await consumer.handle(e);
+        } catch (err) {
+          failure = err instanceof Error ? err : new Error(String(err));
+          break;
+        }
+        handled++;
+      }
+      last = e.position;
+    }
   }
   if (last) await savePosition(db, consumer.name, owner, last);
   if (failure) throw failure;
