@@ -78,7 +78,8 @@ export class PredictionsService {
     const row = await this.mustFind(key, id);
     if (isTerminal(row.status)) return this.view(row);
     const after = await this.lifecycle.cancel({ orgId: key.orgId, mode: key.mode }, id, new Date());
-    return this.view(after ?? row);
+    // Null: it finished meanwhile; answer with what it became.
+    return this.view(after ?? (await this.mustFind(key, id)));
   }
 
   private async mustFind(key: AuthenticatedKey, id: string): Promise<PredictionRecord> {

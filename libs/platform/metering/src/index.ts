@@ -1,2 +1,2 @@
-export { recordUsage, type UsageEventInput, type UsageLedgerTx } from './usage-event.js';
+export type { UsageEventInput } from './usage-event.js';
 export { UsageConsumer, usageOf } from './usage-consumer.js';

@@ -6,8 +6,7 @@ import type { UsageEventInput } from './usage-event.js';
 /** The usage event a `prediction.succeeded` derives (its id is the prediction id); null for other events. */
 export function usageOf(event: LifecycleEvent): UsageEventInput | null {
   if (event.type !== 'prediction.succeeded') return null;
-  const d = event.data;
-  if (!Number.isInteger(d.units) || d.units < 0) throw new Error(`invalid units ${d.units} in event ${event.id}`);
+  const d = event.data; // units were checked when the success was recorded (PredictionLifecycle.succeed)
   return { id: event.predictionId, orgId: event.orgId, apiKeyId: d.apiKeyId, feature: d.feature, units: d.units, unitType: d.unitType, mode: d.mode, occurredAt: event.occurredAt };
 }
 

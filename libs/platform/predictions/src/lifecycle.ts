@@ -166,25 +166,24 @@ export class PredictionLifecycle {
   async succeed(scope: TenantScope, id: string, result: Success, at: Date): Promise<boolean> {
     if (!Number.isInteger(result.units) || result.units < 0) throw new Error(`invalid units ${result.units}`);
     const done = (await succeedPrediction(this.db, id, scope.orgId, result, at, uuidv7())) !== null;
-    await this.announce(id);
+    if (done) await this.announce(id);
     return done;
   }
 
   /** starting|processing → failed with `prediction.failed`; false when it had finished already. */
   async fail(scope: TenantScope, id: string, error: { code: string; message: string }, metrics: PredictionMetrics | null, at: Date): Promise<boolean> {
     const done = (await failPrediction(this.db, id, scope.orgId, error, metrics, at, uuidv7())) !== null;
-    await this.announce(id);
+    if (done) await this.announce(id);
     return done;
   }
 
-  /** starting|processing → canceled with `prediction.canceled` (never billed); a waiting job is removed from its queue. */
+  /** starting|processing → canceled with `prediction.canceled` (never billed); a waiting job is removed from its queue. Null when it had finished already (or is not this key's to see). */
   async cancel(scope: KeyScope, id: string, at: Date): Promise<PredictionRecord | null> {
     const canceled = await cancelPrediction(this.db, id, scope.orgId, scope.mode, at, uuidv7());
-    if (canceled) {
-      await this.queues.removeIfWaiting(canceled.pool, id).catch(() => false);
-      await this.announce(id);
-    }
-    return this.repo.find(scope, id);
+    if (!canceled) return null;
+    await this.queues.removeIfWaiting(canceled.pool, id).catch(() => false);
+    await this.announce(id);
+    return canceled;
   }
 
   /** Wakes `Prefer: wait` callers on every gateway (best effort: they also time out). */

@@ -57,12 +57,6 @@ export class PredictionsRepository {
     return this.db.prediction.findFirst({ where: { orgId: scope.orgId, mode: scope.mode, idempotencyKey }, select: PREDICTION_SELECT });
   }
 
-  /** The input (stored apart: it can be megabytes); undefined once retention deleted it. */
-  async findInput(scope: TenantScope, id: string): Promise<unknown> {
-    const row = await this.db.predictionInput.findFirst({ where: { predictionId: id, orgId: scope.orgId }, select: { input: true } });
-    return row?.input;
-  }
-
   /** Newest first; `after` is the id of the last item of the previous page (ids are UUIDv7). Index: (orgId, mode, id). */
   async list(scope: KeyScope, page: { after?: string; limit: number }): Promise<PredictionRecord[]> {
     return this.db.prediction.findMany({

@@ -8,6 +8,7 @@ import type { KeyMode } from '#infra/queue';
 import type { LifecycleEventType } from './lifecycle-events.js';
 import { OUTBOX_APPEND_LOCK_SQL } from './outbox.js';
 import type { PredictionRecord } from './prediction-view.js';
+import { PREDICTION_SELECT } from './predictions.repository.js';
 
 /** A prediction row as the transitions return it: the public record plus what its job is made of. */
 export interface TransitionRow extends PredictionRecord {
@@ -16,9 +17,8 @@ export interface TransitionRow extends PredictionRecord {
   spec: unknown;
 }
 
-const RETURNING = Prisma.raw(
-  `"id", "orgId", "apiKeyId", "mode", "feature", "featureVersion", "status", "output", "error", "units", "metrics", "models", "createdAt", "startedAt", "completedAt", "pool", "priority", "spec"`,
-);
+/** The record's columns (the repository's one list) and the job's. */
+const RETURNING = Prisma.raw([...Object.keys(PREDICTION_SELECT), 'pool', 'priority', 'spec'].map((c) => `"${c}"`).join(', '));
 const LOCK = Prisma.raw(OUTBOX_APPEND_LOCK_SQL);
 const UNFINISHED = Prisma.raw(`('starting', 'processing')`);
 
