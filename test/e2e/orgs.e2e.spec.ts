@@ -1,11 +1,11 @@
 // Organizations, members (owner rules), invitations and their audit entries, through the
 // gateway's controllers (in-process app.inject), real Postgres and Redis.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Controller, Get, Module, UseGuards } from '@nestjs/common';
+import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ConfigModule } from '#infra/config';
-import { OrgGuard } from '#platform/tenancy';
+import { OrgGuard, RequirePermission } from '#platform/tenancy';
 import { createKey, Client, expectProblem, startAccountsApp, type AccountsApp } from './accounts-app.js';
 
 let a: AccountsApp;
@@ -292,6 +292,30 @@ describe('route declarations', () => {
     const ref = await Test.createTestingModule({ imports: [Oops, DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule] }).compile();
     const app = ref.createNestApplication(new FastifyAdapter(), { logger: false });
     await expect(app.init()).rejects.toThrow(/OopsController\.open/);
+    await app.close();
+  });
+
+  it('an application with a management write route that test-mode keys could use (a read permission) refuses to start', async () => {
+    // issue 9 item 1: a future billing or webhook write declared with a read permission would be open to sk_test_ keys.
+    @UseGuards(OrgGuard)
+    @Controller('v1/orgs/:org/billing')
+    class SloppyBillingController {
+      @Post('plan')
+      @RequirePermission('billing:read')
+      changePlan() {
+        return 'changed';
+      }
+    }
+    @Module({ imports: [ConfigModule.forRoot(a.env)], controllers: [SloppyBillingController] })
+    class Sloppy {}
+    const { TenancyModule } = await import('#platform/tenancy');
+    const { IdentityModule } = await import('#platform/identity');
+    const { ApiKeysModule } = await import('#platform/api-keys');
+    const { DbModule } = await import('#infra/db');
+    const { RedisModule } = await import('#infra/redis');
+    const ref = await Test.createTestingModule({ imports: [Sloppy, DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule] }).compile();
+    const app = ref.createNestApplication(new FastifyAdapter(), { logger: false });
+    await expect(app.init()).rejects.toThrow(/SloppyBillingController\.changePlan \(billing:read\)/);
     await app.close();
   });
 });
