@@ -130,7 +130,7 @@ describe('quotas', () => {
         },
       }),
       duplex: 'half',
-    } as RequestInit).then(answer);
+    }).then(answer);
     expect({ status: streamed.status, code: streamed.json.code }).toEqual({ status: 413, code: 'storage_quota_exceeded' });
     expect(await db.prisma.modelVersion.count({ where: { model: { namespace: t.id } } })).toBe(2);
     expect(incomingFiles()).toEqual([]);
@@ -224,7 +224,7 @@ describe('the validation queue', () => {
           },
         }),
         duplex: 'half',
-      } as RequestInit).then(answer);
+      }).then(answer);
     });
     await ready;
     release();
