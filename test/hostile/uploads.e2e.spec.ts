@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
 import { dropRedisPrefix } from '../support/redis.js';
 import { insertApiKey } from '../support/keys.js';
+import { testLifecycle } from '../support/lifecycle.js';
 
 const { onnx } = onnxProto;
 const PEPPER = 'hostile-uploads-pepper-' + 'x'.repeat(32);
@@ -53,12 +54,12 @@ function classifier(seed: number): Uint8Array {
 const SIZE = classifier(1).length;
 
 /** An organization on its own plan (quotas set per test), with a live admin key and a predict-only key. */
-async function tenant(prisma: PrismaClient, slug: string, quota: { maxModelVersions?: number; maxModelStorageBytes?: bigint }): Promise<{ id: string; admin: string; predictOnly: string; planId: string }> {
+async function tenant(prisma: PrismaClient, slug: string, quota: { maxModelVersions?: number; maxModelStorageBytes?: bigint }): Promise<{ id: string; admin: string; adminId: string; predictOnly: string; planId: string }> {
   const plan = await prisma.plan.create({ data: { id: uuidv7(), key: `hostile-${slug}`, name: slug, rateLimitPerMinute: 10_000, maxUploadBytes: 1 << 20, ...quota } });
   const org = await prisma.organization.create({ data: { id: uuidv7(), slug, name: slug, planId: plan.id } });
-  const admin = (await insertApiKey(prisma, PEPPER, org.id, { mode: 'live', scopes: ['predict', 'admin'] })).secret;
+  const admin = await insertApiKey(prisma, PEPPER, org.id, { mode: 'live', scopes: ['predict', 'admin'] });
   const predictOnly = (await insertApiKey(prisma, PEPPER, org.id, { mode: 'live', scopes: ['predict'] })).secret;
-  return { id: org.id, admin, predictOnly, planId: plan.id };
+  return { id: org.id, admin: admin.secret, adminId: admin.id, predictOnly, planId: plan.id };
 }
 
 function incomingFiles(): string[] {
@@ -181,9 +182,33 @@ describe('deleting versions', () => {
     expect((await infer()).status).toBe(200); // a worker loaded and served it
     expect(existsSync(join(storage, 'sha256', `${sha}.onnx`))).toBe(true);
 
+    // Calls accepted before the deletion and not run yet (recorded, as a gateway does, without a job).
+    const { lifecycle } = testLifecycle(db.prisma);
+    const pending = async (v: string) => {
+      const listed = (await request('GET', `/v1/orgs/${t.id}/models`, t.admin)).json.data[0].versions.find((x: any) => x.version === v);
+      const submitted = await lifecycle.submit(
+        { orgId: t.id, apiKeyId: t.adminId, mode: 'live', priority: 10 },
+        {
+          feature: 'model:m',
+          featureVersion: v,
+          pool: 'tenant',
+          models: [{ name: 'm', version: v }],
+          spec: { kind: 'tensor', model: { namespace: t.id, name: 'm', version: v, artifactUri: `storage:sha256/${listed.sha256}.onnx`, sha256: listed.sha256, config: {} }, outputs: null },
+          input: { inputs: {} },
+        },
+        { waitMs: null },
+      );
+      return submitted.record.id;
+    };
+    const [queuedOld, queuedKept] = [await pending('1'), await pending('2')];
+
     expect((await request('DELETE', `/v1/orgs/${t.id}/models/m/versions/1`, t.predictOnly)).status).toBe(403);
     const r = await request('DELETE', `/v1/orgs/${t.id}/models/m/versions/1`, t.admin);
     expect(r.status).toBe(204);
+    const statuses = await db.prisma.prediction.findMany({ where: { id: { in: [queuedOld, queuedKept] } }, select: { id: true, status: true, error: true } });
+    expect(statuses.find((p) => p.id === queuedOld)).toMatchObject({ status: 'failed', error: { code: 'model_not_found' } });
+    // The other version's call is left alone (the recovery loop may have picked it up meanwhile: any state but this failure).
+    expect((statuses.find((p) => p.id === queuedKept)?.error as { code?: string } | null)?.code).not.toBe('model_not_found');
     expect(existsSync(join(storage, 'sha256', `${sha}.onnx`))).toBe(false);
     expect(await db.prisma.auditLog.count({ where: { orgId: t.id, action: 'model.version.delete' } })).toBe(1);
     const after = await infer();

@@ -26,6 +26,7 @@ import {
 } from '#model-service/model-registry';
 import { MODEL_NAME, MODEL_VERSION } from '#model-service/model-format';
 import { actorId, type Actor } from '#platform/tenancy';
+import { PredictionLifecycle } from '#platform/predictions';
 
 /** The one route that takes a raw body. */
 export const UPLOAD_ROUTE = '/v1/orgs/:org/models/:name/versions/:version';
@@ -65,6 +66,7 @@ export class ModelUploadsService implements OnModuleInit {
     private readonly prisma: PrismaService,
     private readonly registry: ModelRegistry,
     private readonly config: AppConfig,
+    private readonly lifecycle: PredictionLifecycle,
   ) {
     this.storageDir = resolve(config.env.MODEL_STORAGE_DIR);
     this.validations = new ValidationQueue({ concurrency: config.env.UPLOAD_VALIDATION_CONCURRENCY, maxWaiting: config.env.UPLOAD_VALIDATION_QUEUE });
@@ -201,6 +203,21 @@ export class ModelUploadsService implements OnModuleInit {
     if (result === 'default') {
       throw new ProblemError('version_is_default', `Version ${JSON.stringify(version)} is the default version of ${name}; upload a higher version first, then delete this one.`);
     }
+    await this.failUnfinished(org.id, name, version);
+  }
+
+  /**
+   * Calls of the deleted version accepted before the deletion fail now (`model_not_found`), so
+   * no worker runs them: a queued job finds its prediction finished and skips it, a running one
+   * cannot record a result (succeed is refused), nothing is billed.
+   */
+  private async failUnfinished(orgId: string, name: string, version: string): Promise<void> {
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      SELECT id FROM "Prediction"
+      WHERE "orgId" = ${orgId}::uuid AND status IN ('starting', 'processing')
+        AND feature = ${`model:${name}`} AND "featureVersion" = ${version} AND spec->'model'->>'namespace' = ${orgId}`;
+    const error = { code: 'model_not_found', message: `Version ${JSON.stringify(version)} of model ${name} was deleted before this prediction ran.` };
+    for (const { id } of rows) await this.lifecycle.fail({ orgId }, id, error, null, new Date());
   }
 
   /** The organization's own models. */
