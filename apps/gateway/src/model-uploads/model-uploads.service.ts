@@ -132,7 +132,7 @@ export class ModelUploadsService implements OnModuleInit {
         });
       }
       // A refusal's detail quotes onnxruntime, which names the file it loaded: never show server paths.
-      if (isProblemError(e)) throw new ProblemError(e.code, redactPaths(e.detail, [file.tmpPath, this.storageDir]), { extensions: e.extensions, headers: e.headers });
+      if (isProblemError(e)) throw new ProblemError(e.code, redactPaths(e.detail, [file.tmpPath]), { extensions: e.extensions, headers: e.headers });
       throw e;
     }
     const artifactUri = `storage:sha256/${file.sha256}.onnx`;
