@@ -78,6 +78,8 @@ const ATTACKS: Attack[] = [
   { route: 'POST /v1/orgs/:org/api-keys/:id/revoke', make: async () => ({ path: `${keyPath((await liveKey(['admin'])).id)}/revoke` }) },
   { route: 'POST /v1/orgs/:org/api-keys/:id/roll', make: async () => ({ path: `${keyPath((await liveKey(['admin'])).id)}/roll`, body: { grace_period_seconds: 0 } }) },
   { route: 'POST /v1/orgs/:org/models/:name/versions/:version', make: async () => ({ path: `/v1/orgs/${orgId}/models/planted-${randomBytes(3).toString('hex')}/versions/1`, body: buildTinyClassifier(TINY_CLASSIFIER_SPEC) }) },
+  // The guard answers before the version is looked up, so any version path is a fair target.
+  { route: 'DELETE /v1/orgs/:org/models/:name/versions/:version', make: async () => ({ path: `/v1/orgs/${orgId}/models/planted-${randomBytes(3).toString('hex')}/versions/2` }) },
 ];
 
 /** What a test key must not be able to move. */

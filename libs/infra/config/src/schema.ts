@@ -78,6 +78,10 @@ export const envSchema = z
     WORKER_MAX_UPLOADED_MODELS: positiveInt.max(1024).default(8),
     /** Where tenants' uploaded models are stored (a path every worker can read: a shared volume in production). */
     MODEL_STORAGE_DIR: z.string().default('.stratum/models'),
+    /** Uploads a gateway validates at once (each in its own child process). */
+    UPLOAD_VALIDATION_CONCURRENCY: positiveInt.max(64).default(2),
+    /** Uploads that may wait for a validation slot; one more is refused with 503 validation_queue_full and Retry-After. */
+    UPLOAD_VALIDATION_QUEUE: z.coerce.number().int().min(0).max(10_000).default(8),
 
     /** The gateway also runs the system jobs (outbox consumers, prediction recovery, retention); "off" on gateways that should only serve. */
     SYSTEM_JOBS: z.enum(['on', 'off']).default('on'),

@@ -35,7 +35,10 @@ export const PROBLEM_CODES = {
   conflict: { status: 409, title: 'Conflict' },
   last_owner: { status: 409, title: 'An organization needs an owner' },
   key_not_active: { status: 409, title: 'The API key is not active' },
+  version_quota_exceeded: { status: 409, title: "The plan's model version quota is full" },
+  version_is_default: { status: 409, title: "The model's default version cannot be deleted" },
   payload_too_large: { status: 413, title: 'Request body too large' },
+  storage_quota_exceeded: { status: 413, title: "The plan's model storage quota is full" },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   validation_failed: { status: 422, title: 'Input failed validation' },
   invalid_input: { status: 422, title: 'Input could not be processed' },
@@ -47,6 +50,7 @@ export const PROBLEM_CODES = {
   queue_unavailable: { status: 503, title: 'Queue unavailable' },
   model_unavailable: { status: 503, title: 'Model unavailable' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
+  validation_queue_full: { status: 503, title: 'Too many uploads waiting for validation' },
   prediction_timeout: { status: 504, title: 'The prediction did not finish in time' },
   deadline_exceeded: { status: 504, title: 'The prediction passed its deadline' },
 } as const satisfies Record<string, { status: number; title: string }>;
