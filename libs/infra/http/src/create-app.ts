@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError, readProcessEnv, type Env } from '#infra/config';
+import { ProblemError } from '#infra/errors';
 import { MetricsRegistry } from '#infra/metrics';
 import { findNulInRequest, nulRefusal } from './nul-guard.js';
 import { ProblemFilter } from './problem.filter.js';
@@ -39,6 +41,13 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     trustProxy: trustProxyOption(options.trustProxy),
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFor(req.headers['x-request-id']),
     requestIdHeader: false,
+    // URLs the router refuses before any hook (a path segment over 100 characters, a bad
+    // escape) get a problem too, without echoing the URL (Fastify's own answer repeats it).
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const problem =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new ProblemError('not_found', 'Nothing is named by a path segment of more than 100 characters.') : new ProblemError('bad_request', 'The URL is not valid.');
+      void reply.status(problem.status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem.toBody(request.id)));
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,

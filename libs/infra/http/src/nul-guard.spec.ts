@@ -23,6 +23,10 @@ describe('NUL characters in input (item 10)', () => {
     query.q = 'a\u0000';
     expect(findNulInRequest({ params: { id: 'ok' }, query, body: undefined })).toEqual({ in: 'query', path: '/q' });
     expect(findNulInRequest({ params: { id: '\u0000' } })).toEqual({ in: 'path', path: '/id' });
+    // find-my-way's params have a prototype of their own (neither Object.prototype nor null).
+    const params = Object.create(Object.create(null) as object) as Record<string, string>;
+    params.id = 'x\u0000';
+    expect(findNulInRequest({ params })).toEqual({ in: 'path', path: '/id' });
     const e = nulRefusal({ in: 'body', path: '/name' });
     expect(e.code).toBe('validation_failed');
     expect(e.status).toBe(422);

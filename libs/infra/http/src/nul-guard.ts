@@ -43,7 +43,9 @@ function isPlain(v: object): boolean {
 /** The first NUL in path parameters, query or body, or null. */
 export function findNulInRequest(request: { params?: unknown; query?: unknown; body?: unknown }): NulFinding | null {
   for (const part of ['path', 'query', 'body'] as const) {
-    const value = part === 'path' ? request.params : part === 'query' ? request.query : request.body;
+    // Fastify's params and query objects have unusual prototypes: copy their own entries.
+    const flat = (v: unknown): unknown => (v !== null && typeof v === 'object' ? { ...v } : v);
+    const value = part === 'path' ? flat(request.params) : part === 'query' ? flat(request.query) : request.body;
     const path = findNul(value);
     if (path !== null) return { in: part, path };
   }
