@@ -27,6 +27,8 @@ let otherOrgKey: string;
 let revokedKey: string;
 let prefix: string;
 let image: string;
+/** A test-mode prediction (made with the test key by the first test), for the separation checks. */
+let testPredictionId: string;
 
 async function api(path: string, init: { method?: string; key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
@@ -123,6 +125,7 @@ describe('a real prediction', () => {
     const again = await api(`/v1/predictions/${r.json.id}`);
     expect(again.status).toBe(200);
     expect(again.json).toEqual(r.json);
+    testPredictionId = r.json.id;
   });
 
   it('answers 202 at once without Prefer, and the prediction completes', async () => {
@@ -140,6 +143,25 @@ describe('a real prediction', () => {
     const list = await api('/v1/predictions?limit=1', { key: liveKey });
     expect(list.json).toMatchObject({ object: 'list', has_more: false });
     expect(list.json.data.map((x: { id: string }) => x.id)).toEqual([p.id]);
+
+    // Test and live never see each other's predictions, each asserted directly (not through has_more).
+    for (const [method, suffix] of [
+      ['GET', ''],
+      ['POST', '/cancel'],
+    ] as const) {
+      expectProblem(await api(`/v1/predictions/${p.id}${suffix}`, { key: testKey, method }), 404, 'prediction_not_found');
+      expectProblem(await api(`/v1/predictions/${testPredictionId}${suffix}`, { key: liveKey, method }), 404, 'prediction_not_found');
+    }
+    const testList = await api('/v1/predictions?limit=100', { key: testKey });
+    expect(testList.status).toBe(200);
+    const testIds = testList.json.data.map((x: { id: string }) => x.id);
+    expect(testIds).toContain(testPredictionId);
+    expect(testIds).not.toContain(p.id);
+    expect(testList.json.data.every((x: { mode: string }) => x.mode === 'test')).toBe(true);
+    const liveList = await api('/v1/predictions?limit=100', { key: liveKey });
+    expect(liveList.json.data.map((x: { id: string }) => x.id)).toEqual([p.id]);
+    // A cursor naming the other mode's prediction does not reveal it either.
+    expect(JSON.stringify((await api(`/v1/predictions?limit=100&starting_after=${p.id}`, { key: testKey })).json)).not.toContain(p.id);
   });
 
   it('fails a prediction whose image cannot be decoded, and bills nothing', async () => {

@@ -34,6 +34,7 @@ export const PROBLEM_CODES = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
   last_owner: { status: 409, title: 'An organization needs an owner' },
+  key_not_active: { status: 409, title: 'The API key is not active' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   validation_failed: { status: 422, title: 'Input failed validation' },
