@@ -274,7 +274,10 @@ describe('a database outage', () => {
       await waitAlive(lonely);
       const ready = await fetch(`${lonely.url}/readyz`);
       expect(ready.status).toBe(503);
-      expect(((await ready.json()) as { checks: Record<string, string> }).checks.postgres).not.toBe('ok');
+      expect(await ready.json()).toEqual({ status: 'not_ready' });
+      const details = await fetch(`${lonely.adminUrl}/readyz`);
+      expect(details.status).toBe(503);
+      expect(((await details.json()) as { checks: Record<string, string> }).checks.postgres).not.toBe('ok');
       const res = await fetch(`${lonely.url}/v1/predictions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${testKey}`, 'content-type': 'application/json' },
@@ -299,24 +302,24 @@ describe('features, health and metrics', () => {
     expect((await api('/v1/features/ocr-line')).json.name).toBe('ocr-line');
   });
 
-  it('serves /healthz, /readyz, /openapi.json and /metrics', async () => {
+  it('serves /healthz, /readyz, /openapi.json, and /metrics on the admin listener', async () => {
     for (const app of [gateway, worker]) {
       expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
       const ready = await fetch(`${app.url}/readyz`);
       expect(ready.status).toBe(200);
     }
-    const workerReady = (await (await fetch(`${worker.url}/readyz`)).json()) as { checks: Record<string, string> };
+    const workerReady = (await (await fetch(`${worker.adminUrl}/readyz`)).json()) as { checks: Record<string, string> };
     expect(workerReady.checks).toEqual({ models: 'ok', postgres: 'ok', redis: 'ok' });
 
     const openapi = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/predictions', '/v1/predictions/{id}', '/v1/features']));
     expect(openapi.components.schemas).toHaveProperty('Input_ocr_line_v1');
 
-    const gm = await (await fetch(`${gateway.url}/metrics`)).text();
+    const gm = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(gm).toMatch(/stratum_http_request_duration_seconds_count\{[^}]*route="\/v1\/predictions"[^}]*status="201"/);
     expect(gm).toMatch(/stratum_queue_jobs\{[^}]*pool="ocr"/);
     expect(gm).toContain('stratum_process_cpu_seconds_total');
-    const wm = await (await fetch(`${worker.url}/metrics`)).text();
+    const wm = await (await fetch(`${worker.adminUrl}/metrics`)).text();
     expect(wm).toMatch(/stratum_inference_duration_seconds_count\{[^}]*model="ppocr-rec"[^}]*\} [1-9]/);
     expect(wm).toMatch(/stratum_job_wait_seconds_count\{[^}]*pool="ocr"[^}]*\} [1-9]/);
     expect(wm).toMatch(/stratum_model_execution_provider\{[^}]*provider="cpu"[^}]*\} 1/);
