@@ -55,10 +55,11 @@ export async function waitAlive(app: RunningApp, timeoutMs = 20_000): Promise<vo
   await waitFor200(`${app.url}/healthz`, app.child, () => app.output(), timeoutMs);
 }
 
-export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number } = {}): Promise<RunningApp> {
+/** `exactEnv`: the process gets `env` (and NO_COLOR, its port) only, nothing of the test runner's environment. */
+export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number; exactEnv?: boolean } = {}): Promise<RunningApp> {
   const port = env[PORT_VARIABLE[name]] ?? String(await freePort());
   const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'apps', name, 'src', 'main.js')], {
-    env: { ...inheritedEnv(), NO_COLOR: '1', ...env, [PORT_VARIABLE[name]]: port },
+    env: { ...(opts.exactEnv ? {} : inheritedEnv()), NO_COLOR: '1', ...env, [PORT_VARIABLE[name]]: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
