@@ -173,6 +173,8 @@ describe('bombs fail their own prediction for good; other tenants and models go 
   it('an output bomb fails with model_memory_exceeded, once, while another tenant reads text', async () => {
     const [bomb, ocr] = await Promise.all([infer('output-bomb', [{ name: BOMB_SHAPE_INPUT, datatype: 'INT64', shape: [2], data: [65536, 16384] }]), ocrOfB()]);
     expect({ status: bomb.status, code: bomb.json.code }).toEqual({ status: 422, code: 'model_memory_exceeded' });
+    // Stopped by the address-space limit at the allocation (not after 4 GiB were filled).
+    expect(bomb.json.error).toMatch(/needed more memory than an uploaded model may use \(.*Failed to allocate memory/);
     expect(ocr.json).toMatchObject({ status: 'succeeded', output: { text: 'Hello Stratum' } });
     expect(await starts(bomb.json.prediction_id)).toBe(1);
   });
