@@ -162,7 +162,7 @@ function banner(root: string, env: Env, list: readonly App[], keys: DemoKeys | u
     '  Try it (test key: never billed):',
     `  ${curl}`,
     '',
-    ...list.map((a) => `  ${(a.name + ' metrics').padEnd(20)}${url(a, '/metrics')}`),
+    ...list.map((a) => `  ${(a.name + ' metrics').padEnd(19)} ${url(a, '/metrics')}`),
     `  Autoscaler          ${url(list.find((a) => a.name === 'autoscaler')!, '/readyz')}`,
     `  Postgres            ${pg.kind === 'embedded' ? `embedded PGlite (data in ${relative(process.cwd(), join(root, '.stratum', 'pglite'))})` : 'server at DATABASE_URL'}`,
     `  Redis               ${redis.kind === 'spawned' ? `redis-server started by npm start (pid ${redis.pid})` : 'server at REDIS_URL'}`,
