@@ -101,8 +101,9 @@ interface Channel {
   /** Kills a child process at once (SIGKILL); threads cannot be (see SessionThread.stop). */
   kill(): boolean;
   unref(): void;
-  /** The last lines a child wrote to stderr. */
+  /** The last lines a child wrote to stderr (since the last clearStderr). */
   stderrTail(): string;
+  clearStderr(): void;
 }
 
 function threadChannel(script: string, resourceLimits: ResourceLimits | undefined, key: string): Channel {
@@ -117,6 +118,7 @@ function threadChannel(script: string, resourceLimits: ResourceLimits | undefine
     kill: () => false,
     unref: () => worker.unref(),
     stderrTail: () => '',
+    clearStderr: () => undefined,
   };
 }
 
@@ -140,6 +142,9 @@ function processChannel(iso: ProcessIsolation): Channel {
       child.channel?.unref();
     },
     stderrTail: () => tail,
+    clearStderr: () => {
+      tail = '';
+    },
   };
 }
 
@@ -197,6 +202,8 @@ class SessionThread {
   callWithDeadline(msg: ToThread, deadlineMs: number): Promise<FromThread> {
     const run = this.turn.then(() => {
       if (this.dead) return Promise.reject(unavailable(this.key, this.dead));
+      // A death is judged by what the child wrote during this run only (deathProblem).
+      this.worker.clearStderr();
       const answer = this.call(msg);
       const timer = setTimeout(() => {
         if (this.killedWith || this.dead) return;
