@@ -72,6 +72,15 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
+let goodUploaded: Promise<void> | undefined;
+
+/** The tenant's normal model, uploaded once (few versions: plans have quotas). */
+function goodModel(): Promise<void> {
+  return (goodUploaded ??= upload('good-clf', buildTinyClassifier(TINY_CLASSIFIER_SPEC)).then((r) => {
+    if (r.status !== 201) throw new Error(`uploading good-clf: ${r.status} ${JSON.stringify(r.json)}`);
+  }));
+}
+
 /** Variable names of a live process's environment (Linux /proc). */
 function environKeys(pid: number): string[] {
   return readFileSync(`/proc/${pid}/environ`, 'utf8')
@@ -95,7 +104,8 @@ beforeAll(async () => {
   db = await createTestDatabase('hostile_models');
   const seeded = await seedDemo({ prisma: db.prisma, pepper: PEPPER, credentialsFile: join(tmpdir(), `stratum-hostile-models-${randomBytes(4).toString('hex')}.json`) });
   orgA = seeded.orgId;
-  adminA = (await insertApiKey(db.prisma, PEPPER, orgA, { mode: 'test', scopes: ['predict', 'admin'] })).secret;
+  // A live key: test keys cannot manage models (item 1 of issue 9).
+  adminA = (await insertApiKey(db.prisma, PEPPER, orgA, { mode: 'live', scopes: ['predict', 'admin'] })).secret;
   const orgB = await insertOrg(db.prisma, 'hostile-models-b', 'Tenant B');
   keyB = (await insertApiKey(db.prisma, PEPPER, orgB.id, { mode: 'test', scopes: ['predict'] })).secret;
   storage = mkdtempSync(join(tmpdir(), 'stratum-hostile-storage-'));
@@ -146,8 +156,8 @@ describe('the tenant pool runs only in workers started for it', () => {
     expect(keys).not.toContain('API_KEY_PEPPER');
     expect(keys).not.toContain('AWS_SECRET_ACCESS_KEY');
     // A model loaded on demand runs in a child of the tenant worker: no variable but Node's IPC ones, and the address-space limit.
-    expect((await upload('env-probe', buildTinyClassifier(TINY_CLASSIFIER_SPEC))).status).toBe(201);
-    expect((await infer('env-probe', [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }])).status).toBe(200);
+    await goodModel();
+    expect((await infer('good-clf', [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }])).status).toBe(200);
     const children = childrenOf(tenantWorker.child.pid!);
     expect(children.length).toBeGreaterThan(0);
     for (const pid of children) {
@@ -161,7 +171,8 @@ describe('bombs fail their own prediction for good; other tenants and models go 
   const X = [1, 0.5, -2, 0.25];
 
   beforeAll(async () => {
-    for (const [name, bytes] of [['output-bomb', buildOutputBomb()], ['loop-bomb', buildLoopBomb()], ['good-clf', buildTinyClassifier(TINY_CLASSIFIER_SPEC)]] as const) {
+    await goodModel();
+    for (const [name, bytes] of [['output-bomb', buildOutputBomb()], ['loop-bomb', buildLoopBomb()]] as const) {
       // Each passes validation: its zero-input warm-up is harmless.
       const r = await upload(name, bytes);
       expect({ name, status: r.status }).toEqual({ name, status: 201 });
