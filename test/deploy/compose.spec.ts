@@ -200,7 +200,8 @@ describe('deploy/prometheus/prometheus.yml', () => {
 
   it('scrapes the tenant worker too', () => {
     const targets = config.scrape_configs.flatMap((j) => j.static_configs.flatMap((s) => s.targets));
-    expect(targets).toContain(`worker-tenant:${environment(services['worker-tenant']!).WORKER_PORT}`);
+    // Metrics are on the admin listener (its default port: each container has its own network namespace).
+    expect(targets).toContain(`worker-tenant:${environment(services['worker-tenant']!).WORKER_ADMIN_PORT ?? 9465}`);
   });
 
   it('passes promtool check config', () => {
