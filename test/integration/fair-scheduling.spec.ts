@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { readProcessEnv } from '#infra/config';
-import { BULLMQ_PRIORITY_LIMIT, emptyFairState, fairTag, InferenceQueues, inferenceQueueName, jobsAheadBound, rebasedPriority, type FairLimits, type InferenceJobData } from '#infra/queue';
+import { BULLMQ_PRIORITY_LIMIT, emptyFairState, fairTag, INFERENCE_JOB_NAME, InferenceQueues, inferenceQueueName, jobsAheadBound, rebasedPriority, type FairLimits, type InferenceJobData } from '#infra/queue';
 import { dropRedisPrefix } from '../support/redis.js';
 
 const prefix = `t_fair_${randomBytes(4).toString('hex')}`;
@@ -103,6 +103,51 @@ describe('fair scheduling on the real queue', () => {
     expect(left.length).toBe(150);
     for (const j of left) expect(j.priority).toBeLessThanOrEqual(BULLMQ_PRIORITY_LIMIT);
   }, 60_000);
+
+  it('a job tagged before a rebase and added after it is lowered like the rest once it lands', async () => {
+    const limits = { horizon: 40, rebaseAt: 50, idleMs: 5_000 };
+    const pool = 'fair-straggler';
+    const { queues, queue } = queuesFor(pool, limits);
+    const worker = new Worker<InferenceJobData>(inferenceQueueName(pool), null, { connection: own(), prefix });
+    opened.push(worker);
+    const rebases = async () => Number((await redis.hget(queue.toKey('fair'), 'rebases')) ?? 0);
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    let straggler: InferenceJobData | undefined;
+    let stale = 0;
+    let shift = 0;
+    for (let i = 0; i < 300 && !shift; i++) {
+      // A job of c is tagged (as a gateway does just before its add)…
+      const candidate = job(c, 10);
+      const tagged = await queues.fairPriority(pool, c, 10, candidate.predictionId);
+      const before = await rebases();
+      // …then other enqueues move the queue on; when one of them rebases, the candidate is a straggler.
+      await queues.enqueue(pool, job(a, 10));
+      await queues.enqueue(pool, job(b, 10));
+      for (const _ of [1, 2]) {
+        const next = await worker.getNextJob('s');
+        if (!next) throw new Error('the queue ran dry');
+        await next.moveToCompleted('ok', 's', false);
+      }
+      if ((await rebases()) > before) {
+        [straggler, stale] = [candidate, tagged];
+        shift = Number(await redis.hget(queue.toKey('fair'), 'shift'));
+      }
+    }
+    if (!straggler) throw new Error('no rebase happened');
+    expect(shift).toBeGreaterThan(0);
+    // Work queued after the rebase (not the straggler's add yet: it is still in flight).
+    await queues.enqueue(pool, job(a, 10));
+    await queues.enqueue(pool, job(b, 10));
+    // The add lands after the rebase, with the stale priority: behind everything queued.
+    await queue.add(INFERENCE_JOB_NAME, straggler, { jobId: straggler.predictionId, priority: stale });
+    const others = (await queue.getJobs(['prioritized'])).filter((j) => j.id !== straggler.predictionId);
+    expect(others.length).toBe(2);
+    expect(others.every((j) => j.priority < stale)).toBe(true);
+    // The next tag lowers it as the rebase lowered the others.
+    await queues.enqueue(pool, job(a, 10));
+    expect((await queue.getJob(straggler.predictionId))!.priority).toBe(rebasedPriority(stale, shift));
+    expect(rebasedPriority(stale, shift)).toBeLessThanOrEqual(Math.max(...others.map((j) => j.priority)));
+  });
 
   it('tenant A holds 5,000 queued jobs: tenant B’s one job starts within the bound, counted in jobs', async () => {
     const pool = 'fair-burst';

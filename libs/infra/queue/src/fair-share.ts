@@ -33,7 +33,7 @@ export const REBASE_AT = MAX_START - HORIZON - PLAN_LEVELS;
 export interface FairLimits {
   horizon: number;
   rebaseAt: number;
-  /** A pool is idle once nothing was tagged for this long (longer than an enqueue's deadline, so no tagged job is still on its way). */
+  /** How long a tagged job is remembered as possibly on its way to the queue (longer than an enqueue's 2 s deadline). */
   idleMs: number;
 }
 export const DEFAULT_FAIR_LIMITS: FairLimits = { horizon: HORIZON, rebaseAt: REBASE_AT, idleMs: 5_000 };
@@ -89,7 +89,7 @@ export interface QueueView {
   headPriority: number | null;
   /** Priority of the job that started last, if one is still running (null: none). */
   lastStartedPriority: number | null;
-  /** Nothing queued, nothing running and no job tagged for FairLimits.idleMs (tagged jobs may still be on their way to the queue). */
+  /** Nothing queued, nothing running, and every job tagged lately is in the queue (none still on its way). */
   idle: boolean;
 }
 
@@ -139,10 +139,14 @@ export function jobsAheadBound(bPlanPriority: number, busyPlanPriorities: readon
 
 /**
  * The same steps in Redis, atomic with respect to every gateway instance.
- * KEYS: 1 state hash (v, fmax), 2 organizations' finish times (hash), 3 BullMQ's prioritized
- * zset, 4 BullMQ's delayed zset, 5 BullMQ's active list.
+ * KEYS: 1 state hash (v, fmax, shift = the last rebase's, rebases), 2 organizations'
+ * finish times (hash), 3 BullMQ's prioritized zset, 4 BullMQ's delayed zset, 5 BullMQ's active
+ * list, 6 jobs tagged in the last idleMs (zset by time), 7 stragglers of the last rebase (set).
  * ARGV: 1 organization id, 2 plan level (1..PLAN_LEVELS), 3 BullMQ job-key prefix
- * (`<prefix>:<queue>:`), 4 PLAN_LEVELS, 5 horizon, 6 rebaseAt, 7 IDLE_MS.
+ * (`<prefix>:<queue>:`), 4 PLAN_LEVELS, 5 horizon, 6 rebaseAt, 7 idleMs, 8 the job's id.
+ * A job tagged before a rebase whose add lands after it (another gateway, or this one's next
+ * request, rebased in between) is a straggler: the rebase records it, and the first tag after
+ * it lands lowers it like the rest (so nobody waits a whole rebase cycle behind).
  * The last started job is the head of BullMQ's active list (moveToActive LPUSHes it).
  * Returns the priority. BullMQ's prioritized score is priority × 2^32 + a counter
  * (getPriorityScore.lua); a job's priority is also the `priority` field of its hash, which
@@ -152,15 +156,22 @@ export const FAIR_TAG_LUA = `
 local levels = tonumber(ARGV[4])
 local horizon = tonumber(ARGV[5])
 local rebaseAt = tonumber(ARGV[6])
+local idleMs = tonumber(ARGV[7])
+local jobId = ARGV[8]
 local level = tonumber(ARGV[2])
 local jobPrefix = ARGV[3]
 local TWO32 = 4294967296
+local function lower(p, shift)
+  local s = math.floor((p - 1) / levels) - shift
+  if s < 0 then s = 0 end
+  return s * levels + ((p - 1) % levels) + 1
+end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 local fmax = tonumber(redis.call('HGET', KEYS[1], 'fmax') or '0')
-local idleMs = tonumber(ARGV[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lastTag = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+-- Jobs tagged in the last idleMs (their add may still be on its way).
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - idleMs)
 local head = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if #head > 0 then
   local s = math.floor((math.floor(tonumber(head[2]) / TWO32) - 1) / levels) - 1
@@ -171,23 +182,24 @@ else
   if lp and lp > 0 then
     local s = math.floor((lp - 1) / levels)
     if s > v then v = s end
-  elseif now - lastTag > idleMs then
-    if fmax > v then v = fmax end
-    redis.call('DEL', KEYS[2])
+  else
+    -- Idle unless a job tagged lately has not reached the queue yet (no hash): its add is on its way.
+    local idle = true
+    for _, id in ipairs(redis.call('ZREVRANGE', KEYS[6], 0, 31)) do
+      if redis.call('EXISTS', jobPrefix .. id) == 0 then idle = false break end
+    end
+    if idle then
+      if fmax > v then v = fmax end
+      redis.call('DEL', KEYS[2])
+    end
   end
 end
 if v > rebaseAt then
   local shift = v
-  local function lower(p)
-    local s = math.floor((p - 1) / levels) - shift
-    if s < 0 then s = 0 end
-    return s * levels + ((p - 1) % levels) + 1
-  end
   local queued = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
   for i = 1, #queued, 2 do
     local score = tonumber(queued[i + 1])
-    local p = math.floor(score / TWO32)
-    local np = lower(p)
+    local np = lower(math.floor(score / TWO32), shift)
     redis.call('ZADD', KEYS[3], np * TWO32 + (score % TWO32), queued[i])
     redis.call('HSET', jobPrefix .. queued[i], 'priority', np)
   end
@@ -195,16 +207,40 @@ if v > rebaseAt then
   for _, id in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do others[#others + 1] = id end
   for _, id in ipairs(others) do
     local p = tonumber(redis.call('HGET', jobPrefix .. id, 'priority') or '0')
-    if p and p > 0 then redis.call('HSET', jobPrefix .. id, 'priority', lower(p)) end
+    if p and p > 0 then redis.call('HSET', jobPrefix .. id, 'priority', lower(p, shift)) end
   end
   local orgs = redis.call('HGETALL', KEYS[2])
   for i = 1, #orgs, 2 do
     local f = tonumber(orgs[i + 1]) - shift
     if f > 0 then redis.call('HSET', KEYS[2], orgs[i], f) else redis.call('HDEL', KEYS[2], orgs[i]) end
   end
+  -- Tagged before this rebase but not added yet: lowered when they land (below).
+  redis.call('DEL', KEYS[7])
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
+    if redis.call('EXISTS', jobPrefix .. id) == 0 then redis.call('SADD', KEYS[7], id) end
+  end
+  redis.call('DEL', KEYS[6])
+  redis.call('PEXPIRE', KEYS[7], idleMs)
+  redis.call('HSET', KEYS[1], 'shift', shift)
+  redis.call('HINCRBY', KEYS[1], 'rebases', 1)
   fmax = fmax - shift
   if fmax < 0 then fmax = 0 end
   v = 0
+end
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  local shift = tonumber(redis.call('HGET', KEYS[1], 'shift') or '0')
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+    local sc = redis.call('ZSCORE', KEYS[3], id)
+    if sc then
+      local score = tonumber(sc)
+      local np = lower(math.floor(score / TWO32), shift)
+      redis.call('ZADD', KEYS[3], np * TWO32 + (score % TWO32), id)
+      redis.call('HSET', jobPrefix .. id, 'priority', np)
+      redis.call('SREM', KEYS[7], id)
+    elseif redis.call('EXISTS', jobPrefix .. id) == 1 then
+      redis.call('SREM', KEYS[7], id)
+    end
+  end
 end
 local f = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if f < v then f = v end
@@ -213,6 +249,7 @@ if start > v + horizon then start = v + horizon end
 local finish = f + level
 redis.call('HSET', KEYS[2], ARGV[1], finish)
 if finish > fmax then fmax = finish end
-redis.call('HSET', KEYS[1], 'v', v, 'fmax', fmax, 't', now)
+redis.call('HSET', KEYS[1], 'v', v, 'fmax', fmax)
+redis.call('ZADD', KEYS[6], now, jobId)
 return start * levels + (level - 1) + 1
 `;

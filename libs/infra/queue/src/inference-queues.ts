@@ -5,7 +5,7 @@ import { DEFAULT_FAIR_LIMITS, FAIR_TAG_LUA, PLAN_LEVELS, planLevel, type FairLim
 import { INFERENCE_ATTEMPTS, INFERENCE_JOB_NAME, KEEP_COMPLETED, KEEP_FAILED, type InferenceJobData } from './inference-job.js';
 
 /** The fair-share tagging script, defined on the producer connection (ioredis sends EVALSHA, EVAL once on NOSCRIPT). */
-type FairTagCommand = (k1: string, k2: string, k3: string, k4: string, k5: string, org: string, level: number, jobPrefix: string, levels: number, horizon: number, rebaseAt: number, idleMs: number) => Promise<number>;
+type FairTagCommand = (...keysThenArgs: [string, string, string, string, string, string, string, string, number, string, number, number, number, number, string]) => Promise<number>;
 const FAIR_TAG_COMMAND = 'stratumFairTag';
 
 const queueUnavailable = (): ProblemError =>
@@ -38,7 +38,7 @@ export class InferenceQueues {
     private readonly fairLimits: FairLimits = DEFAULT_FAIR_LIMITS,
   ) {
     const commands = connection as unknown as Record<string, FairTagCommand | undefined>;
-    if (!commands[FAIR_TAG_COMMAND]) connection.defineCommand(FAIR_TAG_COMMAND, { numberOfKeys: 5, lua: FAIR_TAG_LUA });
+    if (!commands[FAIR_TAG_COMMAND]) connection.defineCommand(FAIR_TAG_COMMAND, { numberOfKeys: 7, lua: FAIR_TAG_LUA });
     this.fairTagCommand = (commands[FAIR_TAG_COMMAND] as FairTagCommand).bind(connection);
   }
 
@@ -62,7 +62,7 @@ export class InferenceQueues {
    * The job's BullMQ priority: its virtual start in the pool's fair share between
    * organizations, then its plan priority (fair-share.ts; one atomic script call).
    */
-  async fairPriority(pool: string, orgId: string, planPriority: number): Promise<number> {
+  async fairPriority(pool: string, orgId: string, planPriority: number, jobId: string): Promise<number> {
     const q = this.queue(pool);
     return this.fairTagCommand(
       q.toKey('fair'),
@@ -70,6 +70,8 @@ export class InferenceQueues {
       q.keys.prioritized!,
       q.keys.delayed!,
       q.keys.active!,
+      q.toKey('fair-recent'),
+      q.toKey('fair-stragglers'),
       orgId,
       planLevel(planPriority),
       q.toKey(''),
@@ -77,6 +79,7 @@ export class InferenceQueues {
       this.fairLimits.horizon,
       this.fairLimits.rebaseAt,
       this.fairLimits.idleMs,
+      jobId,
     );
   }
 
@@ -88,7 +91,7 @@ export class InferenceQueues {
     this.assertAvailable();
     await withDeadline(
       (async () => {
-        const priority = await this.fairPriority(pool, data.orgId, data.priority);
+        const priority = await this.fairPriority(pool, data.orgId, data.priority, data.predictionId);
         return this.queue(pool).add(INFERENCE_JOB_NAME, data, {
           jobId: data.predictionId,
           priority,
