@@ -79,39 +79,31 @@ export class AuthService {
   }
 
   /**
-   * Signs up: creates the user and their first organization (owner, "free" plan) and starts
-   * a session. An email that already has an account is treated as a log-in with the given
-   * password (same response when it matches; invalid_credentials when it does not), so the
-   * route never answers "this email exists" (see docs/DECISIONS.md).
+   * Signs up: creates the user and their first organization (owner, "free" plan). It answers
+   * the same whatever the email: an email that already has an account (with the right password
+   * or not) changes nothing, costs the same argon2 work and gives the same answer, so the route
+   * never says "this email exists" (see docs/DECISIONS.md). It starts no session: the client
+   * logs in next (POST /v1/auth/login). Returns whether an account was created (for the audit
+   * trail only; never shown to the caller).
    */
-  async signup(
-    body: { email: string; password: string; name?: string | undefined; organization_name?: string | undefined },
-    ip: string,
-  ): Promise<{ session: StartedSession; me: MeView; created: boolean }> {
+  async signup(body: { email: string; password: string; name?: string | undefined; organization_name?: string | undefined }, ip: string): Promise<boolean> {
     await this.byIp.check(ip);
-    if (await this.users.findByEmail(body.email)) {
-      const r = await this.login(body, ip);
-      return { ...r, created: false };
-    }
+    // Hash first in both cases, so the answer takes the same time for a taken email.
     const passwordHash = await hashPassword(body.password);
+    if (await this.users.findByEmail(body.email)) return false;
     const display = body.name ?? body.email.split('@')[0] ?? 'My';
     const orgName = body.organization_name ?? `${display}'s organization`.slice(0, 100);
-    let user: User;
     try {
-      user = await this.prisma.$transaction(async (tx) => {
+      await this.prisma.$transaction(async (tx) => {
         const created = await this.users.create({ email: body.email, name: body.name ?? null, passwordHash }, tx);
         await this.orgs.createInTx(tx, { userId: created.id, ip }, { name: orgName });
-        return created;
       });
     } catch (e) {
-      // The same email signed up concurrently: answer as for an existing account.
-      if (isUniqueViolation(e)) {
-        const r = await this.login(body, ip);
-        return { ...r, created: false };
-      }
+      // The same email signed up concurrently: answer as for any sign-up.
+      if (isUniqueViolation(e)) return false;
       throw e;
     }
-    return { ...(await this.startSession(user)), created: true };
+    return true;
   }
 
   async logout(user: SessionUser): Promise<void> {

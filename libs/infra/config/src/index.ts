@@ -1,4 +1,4 @@
 export { envSchema, ENV_VARIABLES, type Env } from './schema.js';
 export { parseEnv, ConfigError } from './load.js';
-export { readProcessEnv, inheritedEnv } from './env.js';
+export { readProcessEnv, readDevelopmentEnv, inheritedEnv } from './env.js';
 export { AppConfig, ConfigModule } from './config.module.js';
