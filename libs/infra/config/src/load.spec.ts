@@ -93,5 +93,6 @@ describe('parseEnv', () => {
     const env = parseEnv({ NODE_ENV: 'test', REDIS_URL: 'rediss://cache:6380', REDIS_USERNAME: 'stratum', REDIS_PASSWORD: 'pw', REDIS_TLS_CA_FILE: '/etc/ca.pem', SESSION_ABSOLUTE_TTL_SECONDS: '3600' });
     expect([env.REDIS_URL, env.REDIS_USERNAME, env.REDIS_PASSWORD, env.REDIS_TLS_CA_FILE, env.SESSION_ABSOLUTE_TTL_SECONDS]).toEqual(['rediss://cache:6380', 'stratum', 'pw', '/etc/ca.pem', 3600]);
     expect(parseEnv({ NODE_ENV: 'test' }).SESSION_ABSOLUTE_TTL_SECONDS).toBe(30 * 24 * 3600);
+    expect(() => parseEnv({ NODE_ENV: 'test', REDIS_URL: 'redis://cache:6379', REDIS_TLS_CA_FILE: '/etc/ca.pem' })).toThrow(/REDIS_TLS_CA_FILE: needs a rediss:\/\/ REDIS_URL/);
   });
 });

@@ -114,6 +114,9 @@ export const envSchema = z
     AUTOSCALER_TARGET_BACKLOG_PER_WORKER: positiveInt.default(8),
   })
   .superRefine((env, ctx) => {
+    if (env.REDIS_TLS_CA_FILE !== undefined && !env.REDIS_URL.startsWith('rediss://')) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'needs a rediss:// REDIS_URL (TLS); with redis:// the connection would be in clear' });
+    }
     if (env.AUTOSCALER_MIN_WORKERS > env.AUTOSCALER_MAX_WORKERS) {
       ctx.addIssue({ code: 'custom', path: ['AUTOSCALER_MIN_WORKERS'], message: 'must not exceed AUTOSCALER_MAX_WORKERS' });
     }
