@@ -225,16 +225,24 @@ describe('sign-up as an email oracle', () => {
       return performance.now() - t;
     };
     await time('warm-up@redis.test', '10.9.5.0');
-    const free: number[] = [];
-    const taken: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      free.push(await time(`free${i}@redis.test`, `10.9.5.${i + 1}`));
-      taken.push(await time('victim@redis.test', `10.9.6.${i + 1}`));
+    // The lower quartile of interleaved pairs: load from other processes only ever adds time,
+    // and falls on both sides alike. A burst can still skew one round, so up to 3 rounds; the
+    // answer is "the same" when one round finds the two within 20% of each other.
+    const quartile = (xs: number[]) => [...xs].sort((x, y) => x - y)[2]!;
+    const ratios: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const free: number[] = [];
+      const taken: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        free.push(await time(`free${round}-${i}@redis.test`, `10.9.5.${round * 20 + i + 1}`));
+        taken.push(await time('victim@redis.test', `10.9.6.${round * 20 + i + 1}`));
+      }
+      ratios.push(quartile(taken) / quartile(free));
+      if (ratios.at(-1)! > 0.8 && ratios.at(-1)! < 1.25) break;
     }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[3]!;
-    // Without the rolled-back writes a taken email answered in ~55% of the time (36 vs 64 ms).
-    expect(median(taken)).toBeGreaterThan(median(free) * 0.75);
-    expect(median(free)).toBeGreaterThan(median(taken) * 0.75);
+    // Measured: lower quartiles 15.1 (free) vs 16.9 ms (taken). Without the rolled-back writes
+    // a taken email answered in 55-60% of the time (6.8 vs 12.0 ms): every round fails.
+    expect({ ratios, same: ratios.some((r) => r > 0.8 && r < 1.25) }).toMatchObject({ same: true });
     expect(await a.db.prisma.user.count({ where: { email: { endsWith: '@signup.invalid' } } })).toBe(0);
   });
 });
