@@ -233,7 +233,7 @@ function ownCpuMs(): number {
 /** CPU seconds an app reports on /metrics (prom-client's process_cpu_seconds_total), or null. */
 async function appCpuSeconds(app: RunningApp): Promise<number | null> {
   try {
-    const text = await (await fetch(`${app.url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    const text = await (await fetch(`${app.adminUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
     const m = /^stratum_process_cpu_seconds_total(?:\{[^}]*\})? ([0-9.eE+-]+)$/m.exec(text);
     return m ? Number(m[1]) : null;
   } catch {

@@ -16,10 +16,13 @@ export const DEMO_OWNER_EMAIL = 'owner@demo.stratum.local';
 export const DEMO_KEY_SCOPES = ['predict', 'usage:read'] as const satisfies readonly ApiKeyScope[];
 export const DEMO_KEY_NAMES: Record<KeyMode, string> = { live: 'Demo live key', test: 'Demo test key' };
 
-/** The plans every installation has (unit prices in micro-USD per billing unit). */
+/**
+ * The plans every installation has (unit prices in micro-USD per billing unit; uploaded-model
+ * quotas: total bytes kept and versions kept, also set on existing rows by the upload_quotas migration).
+ */
 export const PLANS = [
-  { key: 'free', name: 'Free', rateLimitPerMinute: 60, monthlyQuotaUnits: 1_000, queuePriority: 10, unitPriceMicros: 0 },
-  { key: 'pro', name: 'Pro', rateLimitPerMinute: 600, monthlyQuotaUnits: null, queuePriority: 1, unitPriceMicros: 200 },
+  { key: 'free', name: 'Free', rateLimitPerMinute: 60, monthlyQuotaUnits: 1_000, queuePriority: 10, unitPriceMicros: 0, maxModelStorageBytes: 256n * 1024n * 1024n, maxModelVersions: 20 },
+  { key: 'pro', name: 'Pro', rateLimitPerMinute: 600, monthlyQuotaUnits: null, queuePriority: 1, unitPriceMicros: 200, maxModelStorageBytes: 20n * 1024n * 1024n * 1024n, maxModelVersions: 1000 },
 ] as const;
 
 export interface DemoKey {

@@ -23,6 +23,8 @@ interface App {
   readonly entry: string;
   readonly host: string;
   readonly port: number;
+  /** The admin listener's port (/metrics, /readyz with details) on ADMIN_HOST. */
+  readonly adminPort: number;
   readonly env: Record<string, string | undefined>;
 }
 
@@ -37,9 +39,9 @@ function reachable(host: string): string {
 function apps(root: string, env: Env, base: Record<string, string | undefined>): App[] {
   const entry = (app: string): string => join(root, 'dist', 'apps', app, 'src', 'main.js');
   return [
-    { name: 'gateway', entry: entry('gateway'), host: env.GATEWAY_HOST, port: env.GATEWAY_PORT, env: base },
-    { name: 'worker-1', entry: entry('worker'), host: env.WORKER_HOST, port: env.WORKER_PORT, env: base },
-    { name: 'autoscaler', entry: entry('autoscaler'), host: env.AUTOSCALER_HOST, port: env.AUTOSCALER_PORT, env: base },
+    { name: 'gateway', entry: entry('gateway'), host: env.GATEWAY_HOST, port: env.GATEWAY_PORT, adminPort: env.GATEWAY_ADMIN_PORT, env: base },
+    { name: 'worker-1', entry: entry('worker'), host: env.WORKER_HOST, port: env.WORKER_PORT, adminPort: env.WORKER_ADMIN_PORT, env: base },
+    { name: 'autoscaler', entry: entry('autoscaler'), host: env.AUTOSCALER_HOST, port: env.AUTOSCALER_PORT, adminPort: env.AUTOSCALER_ADMIN_PORT, env: base },
   ];
 }
 
@@ -132,6 +134,7 @@ function banner(root: string, env: Env, list: readonly App[], keys: DemoKeys | u
   const body = `{\\"feature\\":\\"ocr-line\\",\\"input\\":{\\"image\\":\\"$(base64 -w0 ${image})\\"}}`;
   const curl = `curl -s -X POST ${api}/v1/predictions -H "Authorization: Bearer ${testKey}" -H "Content-Type: application/json" -H "Prefer: wait" -d "${body}"`;
   const url = (a: App, path: string): string => `http://${reachable(a.host)}:${a.port}${path}`;
+  const admin = (a: App, path: string): string => `http://${reachable(env.ADMIN_HOST)}:${a.adminPort}${path}`;
   const lines = [
     '',
     '  Stratum is running.',
@@ -145,7 +148,7 @@ function banner(root: string, env: Env, list: readonly App[], keys: DemoKeys | u
     '  Try it (test key: never billed):',
     `  ${curl}`,
     '',
-    ...list.map((a) => `  ${(a.name + ' metrics').padEnd(20)}${url(a, '/metrics')}`),
+    ...list.map((a) => `  ${(a.name + ' metrics').padEnd(20)}${admin(a, '/metrics')}   (admin listener; readiness details: /readyz)`),
     `  Autoscaler          ${url(list.find((a) => a.name === 'autoscaler')!, '/readyz')}`,
     `  Postgres            ${pg.kind === 'embedded' ? `embedded PGlite (data in ${relative(process.cwd(), join(root, '.stratum', 'pglite'))})` : 'server at DATABASE_URL'}`,
     `  Redis               ${redis.kind === 'spawned' ? `redis-server started by npm start (pid ${redis.pid})` : 'server at REDIS_URL'}`,

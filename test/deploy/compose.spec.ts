@@ -101,6 +101,15 @@ describe('docker-compose.yml', () => {
     expect(healthcheck).toContain(`:${env[`${prefix}_PORT`]}/readyz`);
   });
 
+  it.each(APP_NAMES)('%s: the admin listener (metrics, readiness details) listens on the network but is not published (item 8)', (name) => {
+    const env = parseEnv(Object.fromEntries(Object.entries(environment(services[name]!)).map(([k, v]) => [k, interpolate(v)])));
+    expect(env.ADMIN_HOST).toBe('0.0.0.0');
+    const admin = String(env[`${APPS[name]}_ADMIN_PORT`]);
+    const published = (services[name]!.ports ?? []).map((p) => String(p).split(':').at(-2) ?? String(p));
+    expect(published).not.toContain(admin);
+    expect(services[name]!.ports ?? []).not.toEqual(expect.arrayContaining([expect.stringContaining(`:${admin}`)]));
+  });
+
   it.each(['migrate', ...APP_NAMES])('%s runs a file of the build from the shared image', (name) => {
     const service = services[name]!;
     expect(service.build?.dockerfile).toBe('deploy/Dockerfile');
@@ -164,9 +173,9 @@ describe('deploy/prometheus/prometheus.yml', () => {
     expect(services.prometheus?.volumes?.some((v) => v.startsWith(`./${path}:`))).toBe(true);
   });
 
-  it.each(APP_NAMES)('scrapes %s on the port the compose file gives it', (name) => {
+  it.each(APP_NAMES)('scrapes %s on the admin port the compose file gives it', (name) => {
     const env = parseEnv(Object.fromEntries(Object.entries(environment(services[name]!)).map(([k, v]) => [k, interpolate(v)])));
-    const port = env[`${APPS[name]}_PORT`];
+    const port = env[`${APPS[name]}_ADMIN_PORT`];
     const targets = config.scrape_configs.filter((j) => (j.metrics_path ?? '/metrics') === '/metrics').flatMap((j) => j.static_configs.flatMap((s) => s.targets));
     expect(targets).toContain(`${name}:${port}`);
   });

@@ -7,6 +7,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ApiKeysModule } from '#platform/api-keys';
+import { ApiKeyManagementModule } from '#platform/key-management';
 import { ConfigModule, parseEnv, readProcessEnv, type Env } from '#infra/config';
 import { DbModule, uuidv7 } from '#infra/db';
 import { ProblemFilter } from '#infra/http';
@@ -50,7 +51,7 @@ export async function startAccountsApp(label: string, extra: Record<string, stri
   });
 
   @Module({
-    imports: [ConfigModule.forRoot(env), DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule],
+    imports: [ConfigModule.forRoot(env), DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule, ApiKeyManagementModule],
     controllers: [AuthController, OrgsController, OrgController],
     providers: [AuthService, OrgsService],
   })
@@ -78,8 +79,8 @@ export async function startAccountsApp(label: string, extra: Record<string, stri
 }
 
 /** Creates an API key of an organization directly in the database; returns the secret. */
-export async function createKey(a: AccountsApp, orgId: string, scopes: string[]): Promise<string> {
-  return (await insertApiKey(a.db.prisma, PEPPER, orgId, { mode: 'test', scopes, name: 'k' })).secret;
+export async function createKey(a: AccountsApp, orgId: string, scopes: string[], mode: 'live' | 'test' = 'test'): Promise<string> {
+  return (await insertApiKey(a.db.prisma, PEPPER, orgId, { mode, scopes, name: 'k' })).secret;
 }
 
 export interface Res {

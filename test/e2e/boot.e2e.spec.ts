@@ -40,7 +40,7 @@ describe('autoscaler', () => {
       let metrics = '';
       // Poll the exported gauge until the scaler's loop has read the queue (bounded).
       for (let i = 0; i < 100; i++) {
-        metrics = await (await fetch(`${app.url}/metrics`)).text();
+        metrics = await (await fetch(`${app.adminUrl}/metrics`)).text();
         if (wantsThree.test(metrics) && tenantWantsOne.test(metrics)) break;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -194,7 +194,7 @@ describe('CSRF', () => {
     const c = new Client(a, '10.7.0.2');
     const s = await c.signup('radia@example.com', 'spanning tree protocol');
     const org = s.json.memberships[0].org_id as string;
-    const key = await createKey(a, org, ['admin']);
+    const key = await createKey(a, org, ['admin'], 'live');
     const anon = new Client(a, '10.7.0.3');
     const r = await anon.call('PATCH', `/v1/orgs/${org}`, { body: { name: 'By key' }, key });
     expect(r.status).toBe(200);

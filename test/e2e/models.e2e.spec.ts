@@ -81,7 +81,7 @@ afterAll(async () => {
 describe('worker readiness per model', () => {
   it('is not ready while a model failed its warm-up, and says which', async () => {
     const checks = await until('the worker to settle its models', async () => {
-      const res = await fetch(`${worker.url}/readyz`);
+      const res = await fetch(`${worker.adminUrl}/readyz`);
       const body = (await res.json()) as { checks: Record<string, string> };
       return body.checks['models']?.startsWith('failed') ? { status: res.status, checks: body.checks } : undefined;
     });
@@ -91,7 +91,7 @@ describe('worker readiness per model', () => {
   });
 
   it('exports sessions, provider (after the CUDA fallback), load times and failures per model version', async () => {
-    const m = await (await fetch(`${worker.url}/metrics`)).text();
+    const m = await (await fetch(`${worker.adminUrl}/metrics`)).text();
     expect(m).toMatch(/stratum_model_sessions_loaded\{[^}]*model="tiny-classifier"[^}]*version="2"[^}]*\} 1/);
     expect(m).toMatch(/stratum_model_sessions_loaded\{[^}]*model="tiny-cold"[^}]*\} 0/);
     expect(m).toMatch(/stratum_model_execution_provider\{[^}]*model="tiny-classifier"[^}]*provider="cpu"[^}]*\} 1/);

@@ -1,11 +1,11 @@
 // Organizations, members (owner rules), invitations and their audit entries, through the
 // gateway's controllers (in-process app.inject), real Postgres and Redis.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Controller, Get, Module, UseGuards } from '@nestjs/common';
+import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ConfigModule } from '#infra/config';
-import { OrgGuard } from '#platform/tenancy';
+import { OrgGuard, RequirePermission } from '#platform/tenancy';
 import { createKey, Client, expectProblem, startAccountsApp, type AccountsApp } from './accounts-app.js';
 
 let a: AccountsApp;
@@ -21,6 +21,30 @@ async function member(email: string, role: string): Promise<{ client: Client; me
   expect(acc.status).toBe(200);
   const m = await a.db.prisma.membership.findFirstOrThrow({ where: { orgId, user: { email } } });
   return { client, memberId: m.id };
+}
+
+/**
+ * Polls Postgres until `count` backends wait, directly or through a chain of waiters, on a lock
+ * held by backend `holder` (pg_blocking_pids). A condition, not a sleep: gives up after 20 s.
+ */
+async function waitUntilBlockedBehind(holder: number, count: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const rows = await a.db.prisma.$queryRaw<{ pid: number; blockers: number[] }[]>`
+      SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0`;
+    const behind = new Set<number>([holder]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const r of rows) {
+        if (behind.has(r.pid) || !r.blockers.some((b) => behind.has(b))) continue;
+        behind.add(r.pid);
+        grew = true;
+      }
+    }
+    if (behind.size - 1 >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${behind.size - 1} of ${count} requests reached the lock`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function auditActions(): Promise<string[]> {
@@ -128,13 +152,27 @@ describe('members', () => {
     expectProblem(await owner.call('PATCH', `/v1/orgs/${orgId}/members/${ownerMember.id}`, { body: { role: 'admin' } }), 409, 'last_owner');
     expectProblem(await owner.call('DELETE', `/v1/orgs/${orgId}/members/${ownerMember.id}`), 409, 'last_owner');
 
-    // Two owners demote each other at the same time: exactly one succeeds.
+    // Two owners demote each other at the same time: exactly one succeeds. The interleaving is
+    // forced: the test holds both membership rows locked, so each demotion that gets past its
+    // checks waits at its UPDATE; it lets go only once both requests are stuck behind it
+    // (directly, or behind the other request's organization lock). Without the organization
+    // lock both would have read "two owners" and both demotions would commit.
     const second = await member('second-owner@acme.test', 'viewer');
     expect((await owner.call('PATCH', `/v1/orgs/${orgId}/members/${second.memberId}`, { body: { role: 'owner' } })).status).toBe(200);
-    const [r1, r2] = await Promise.all([
-      owner.call('PATCH', `/v1/orgs/${orgId}/members/${second.memberId}`, { body: { role: 'admin' } }),
-      second.client.call('PATCH', `/v1/orgs/${orgId}/members/${ownerMember.id}`, { body: { role: 'admin' } }),
-    ]);
+    let demotions!: Promise<[Awaited<ReturnType<Client['call']>>, Awaited<ReturnType<Client['call']>>]>;
+    await a.db.prisma.$transaction(
+      async (tx) => {
+        const [{ pid }] = await tx.$queryRaw<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
+        await tx.$queryRaw`SELECT id FROM "Membership" WHERE id IN (${ownerMember.id}::uuid, ${second.memberId}::uuid) FOR UPDATE`;
+        demotions = Promise.all([
+          owner.call('PATCH', `/v1/orgs/${orgId}/members/${second.memberId}`, { body: { role: 'admin' } }),
+          second.client.call('PATCH', `/v1/orgs/${orgId}/members/${ownerMember.id}`, { body: { role: 'admin' } }),
+        ]);
+        await waitUntilBlockedBehind(pid, 2);
+      },
+      { timeout: 30_000 },
+    );
+    const [r1, r2] = await demotions;
     // The loser was either demoted first (no longer an owner: 403) or would remove the last owner (409).
     const statuses = [r1.status, r2.status].sort();
     expect(statuses[0]).toBe(200);
@@ -157,6 +195,8 @@ describe('invitations', () => {
   it('stores only a digest of the token, and the token works exactly once', async () => {
     const inv = await owner.call('POST', `/v1/orgs/${orgId}/invitations`, { body: { email: 'New.Person@Acme.test', role: 'billing' } });
     expect(inv.status).toBe(201);
+    // item 10: the one answer that carries the token is never cached.
+    expect(inv.headers['cache-control']).toBe('no-store');
     expect(inv.json).toMatchObject({ object: 'invitation', email: 'new.person@acme.test', role: 'billing', status: 'pending', token: expect.stringMatching(/^inv_/) });
     expect(Date.parse(inv.json.expires_at) - Date.now()).toBeGreaterThan(7 * 24 * 3600 * 1000 - 60_000);
     const row = await a.db.prisma.invitation.findUniqueOrThrow({ where: { id: inv.json.id } });
@@ -173,8 +213,17 @@ describe('invitations', () => {
     expect(ok.json.user.memberships).toEqual([expect.objectContaining({ org_id: orgId, role: 'billing' })]);
     expect((await invitee.call('GET', '/v1/me')).json.email).toBe('new.person@acme.test');
 
-    const again = await new Client(a).call('POST', '/v1/invitations/accept', { body: { token: inv.json.token, password: 'another password' } });
-    expectProblem(again, 404, 'invitation_invalid');
+    // Reuse with the RIGHT password (a wrong one would be refused anyway and hide whether reuse is),
+    // from a fresh client and from the invitee's own session: the token is spent.
+    expectProblem(await new Client(a).call('POST', '/v1/invitations/accept', { body: { token: inv.json.token, password: 'billing person pw' } }), 404, 'invitation_invalid');
+    expectProblem(await invitee.call('POST', '/v1/invitations/accept', { body: { token: inv.json.token } }), 404, 'invitation_invalid');
+    // Once removed, the same token with the right password does not bring the person back.
+    const membership = await a.db.prisma.membership.findFirstOrThrow({ where: { orgId, user: { email: 'new.person@acme.test' } } });
+    expect((await owner.call('DELETE', `/v1/orgs/${orgId}/members/${membership.id}`)).status).toBe(204);
+    const comeback = new Client(a);
+    expectProblem(await comeback.call('POST', '/v1/invitations/accept', { body: { token: inv.json.token, password: 'billing person pw' } }), 404, 'invitation_invalid');
+    expect(comeback.cookie).toBeNull();
+    expect(await a.db.prisma.membership.count({ where: { orgId, user: { email: 'new.person@acme.test' } } })).toBe(0);
     const audit = await a.db.prisma.auditLog.findMany({ where: { orgId, targetId: inv.json.id }, orderBy: { id: 'asc' } });
     expect(audit.map((e) => e.action)).toEqual(['invitation.create', 'invitation.accept']);
     expect(JSON.stringify(audit)).not.toContain(inv.json.token);
@@ -212,8 +261,8 @@ describe('invitations', () => {
     expect(me.json.memberships.map((m: any) => [m.org_id === orgId, m.role])).toContainEqual([true, 'developer']);
   });
 
-  it('an API key with the admin scope manages invitations; audit names the key', async () => {
-    const key = await createKey(a, orgId, ['admin']);
+  it('a live API key with the admin scope manages invitations; audit names the key', async () => {
+    const key = await createKey(a, orgId, ['admin'], 'live');
     const inv = await new Client(a).call('POST', `/v1/orgs/${orgId}/invitations`, { key, body: { email: 'bykey@acme.test', role: 'viewer' } });
     expect(inv.status).toBe(201);
     const entry = await a.db.prisma.auditLog.findFirstOrThrow({ where: { orgId, action: 'invitation.create', targetId: inv.json.id } });
@@ -243,6 +292,30 @@ describe('route declarations', () => {
     const ref = await Test.createTestingModule({ imports: [Oops, DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule] }).compile();
     const app = ref.createNestApplication(new FastifyAdapter(), { logger: false });
     await expect(app.init()).rejects.toThrow(/OopsController\.open/);
+    await app.close();
+  });
+
+  it('an application with a management write route that test-mode keys could use (a read permission) refuses to start', async () => {
+    // issue 9 item 1: a future billing or webhook write declared with a read permission would be open to sk_test_ keys.
+    @UseGuards(OrgGuard)
+    @Controller('v1/orgs/:org/billing')
+    class SloppyBillingController {
+      @Post('plan')
+      @RequirePermission('billing:read')
+      changePlan() {
+        return 'changed';
+      }
+    }
+    @Module({ imports: [ConfigModule.forRoot(a.env)], controllers: [SloppyBillingController] })
+    class Sloppy {}
+    const { TenancyModule } = await import('#platform/tenancy');
+    const { IdentityModule } = await import('#platform/identity');
+    const { ApiKeysModule } = await import('#platform/api-keys');
+    const { DbModule } = await import('#infra/db');
+    const { RedisModule } = await import('#infra/redis');
+    const ref = await Test.createTestingModule({ imports: [Sloppy, DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule] }).compile();
+    const app = ref.createNestApplication(new FastifyAdapter(), { logger: false });
+    await expect(app.init()).rejects.toThrow(/SloppyBillingController\.changePlan \(billing:read\)/);
     await app.close();
   });
 });

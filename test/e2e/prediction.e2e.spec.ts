@@ -27,6 +27,8 @@ let otherOrgKey: string;
 let revokedKey: string;
 let prefix: string;
 let image: string;
+/** A test-mode prediction (made with the test key by the first test), for the separation checks. */
+let testPredictionId: string;
 
 async function api(path: string, init: { method?: string; key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
@@ -123,6 +125,7 @@ describe('a real prediction', () => {
     const again = await api(`/v1/predictions/${r.json.id}`);
     expect(again.status).toBe(200);
     expect(again.json).toEqual(r.json);
+    testPredictionId = r.json.id;
   });
 
   it('answers 202 at once without Prefer, and the prediction completes', async () => {
@@ -140,6 +143,25 @@ describe('a real prediction', () => {
     const list = await api('/v1/predictions?limit=1', { key: liveKey });
     expect(list.json).toMatchObject({ object: 'list', has_more: false });
     expect(list.json.data.map((x: { id: string }) => x.id)).toEqual([p.id]);
+
+    // Test and live never see each other's predictions, each asserted directly (not through has_more).
+    for (const [method, suffix] of [
+      ['GET', ''],
+      ['POST', '/cancel'],
+    ] as const) {
+      expectProblem(await api(`/v1/predictions/${p.id}${suffix}`, { key: testKey, method }), 404, 'prediction_not_found');
+      expectProblem(await api(`/v1/predictions/${testPredictionId}${suffix}`, { key: liveKey, method }), 404, 'prediction_not_found');
+    }
+    const testList = await api('/v1/predictions?limit=100', { key: testKey });
+    expect(testList.status).toBe(200);
+    const testIds = testList.json.data.map((x: { id: string }) => x.id);
+    expect(testIds).toContain(testPredictionId);
+    expect(testIds).not.toContain(p.id);
+    expect(testList.json.data.every((x: { mode: string }) => x.mode === 'test')).toBe(true);
+    const liveList = await api('/v1/predictions?limit=100', { key: liveKey });
+    expect(liveList.json.data.map((x: { id: string }) => x.id)).toEqual([p.id]);
+    // A cursor naming the other mode's prediction does not reveal it either.
+    expect(JSON.stringify((await api(`/v1/predictions?limit=100&starting_after=${p.id}`, { key: testKey })).json)).not.toContain(p.id);
   });
 
   it('fails a prediction whose image cannot be decoded, and bills nothing', async () => {
@@ -252,7 +274,10 @@ describe('a database outage', () => {
       await waitAlive(lonely);
       const ready = await fetch(`${lonely.url}/readyz`);
       expect(ready.status).toBe(503);
-      expect(((await ready.json()) as { checks: Record<string, string> }).checks.postgres).not.toBe('ok');
+      expect(await ready.json()).toEqual({ status: 'not_ready' });
+      const details = await fetch(`${lonely.adminUrl}/readyz`);
+      expect(details.status).toBe(503);
+      expect(((await details.json()) as { checks: Record<string, string> }).checks.postgres).not.toBe('ok');
       const res = await fetch(`${lonely.url}/v1/predictions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${testKey}`, 'content-type': 'application/json' },
@@ -277,24 +302,24 @@ describe('features, health and metrics', () => {
     expect((await api('/v1/features/ocr-line')).json.name).toBe('ocr-line');
   });
 
-  it('serves /healthz, /readyz, /openapi.json and /metrics', async () => {
+  it('serves /healthz, /readyz, /openapi.json, and /metrics on the admin listener', async () => {
     for (const app of [gateway, worker]) {
       expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
       const ready = await fetch(`${app.url}/readyz`);
       expect(ready.status).toBe(200);
     }
-    const workerReady = (await (await fetch(`${worker.url}/readyz`)).json()) as { checks: Record<string, string> };
+    const workerReady = (await (await fetch(`${worker.adminUrl}/readyz`)).json()) as { checks: Record<string, string> };
     expect(workerReady.checks).toEqual({ models: 'ok', postgres: 'ok', redis: 'ok' });
 
     const openapi = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/predictions', '/v1/predictions/{id}', '/v1/features']));
     expect(openapi.components.schemas).toHaveProperty('Input_ocr_line_v1');
 
-    const gm = await (await fetch(`${gateway.url}/metrics`)).text();
+    const gm = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(gm).toMatch(/stratum_http_request_duration_seconds_count\{[^}]*route="\/v1\/predictions"[^}]*status="201"/);
     expect(gm).toMatch(/stratum_queue_jobs\{[^}]*pool="ocr"/);
     expect(gm).toContain('stratum_process_cpu_seconds_total');
-    const wm = await (await fetch(`${worker.url}/metrics`)).text();
+    const wm = await (await fetch(`${worker.adminUrl}/metrics`)).text();
     expect(wm).toMatch(/stratum_inference_duration_seconds_count\{[^}]*model="ppocr-rec"[^}]*\} [1-9]/);
     expect(wm).toMatch(/stratum_job_wait_seconds_count\{[^}]*pool="ocr"[^}]*\} [1-9]/);
     expect(wm).toMatch(/stratum_model_execution_provider\{[^}]*provider="cpu"[^}]*\} 1/);

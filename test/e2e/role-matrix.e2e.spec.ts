@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#tools/model-builders';
 import { API_KEY_SCOPES, type ApiKeyScope } from '#platform/api-keys';
+import { registerUploadedVersion, uploadedVersionConfig } from '#model-service/model-registry';
+import type { ModelSignature } from '#model-service/tensors';
 import { addBareMember, addInvitation, addKey, addMember, login, signup, startManagementEnv, type Caller, type Env } from '../support/management.js';
 
 type Role = 'owner' | 'admin' | 'developer' | 'billing' | 'viewer';
@@ -46,6 +48,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/orgs/:org/audit-log', ok: 200, roles: OWNER_ADMIN, scopes: ['admin'] },
   { method: 'GET', path: '/v1/orgs/:org/models', ok: 200, roles: ALL, scopes: ['usage:read', 'keys:write', 'admin'] },
   { method: 'POST', path: '/v1/orgs/:org/models/:name/versions/:version', body: () => buildTinyClassifier(TINY_CLASSIFIER_SPEC), ok: 201, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'DELETE', path: '/v1/orgs/:org/models/:name/versions/:version', ok: 204, roles: KEY_MANAGERS, scopes: ['admin'] },
 ];
 
 // Every scope there is gets a key (a new scope is then checked against this table's `scopes`).
@@ -56,18 +59,32 @@ let orgId: string;
 const sessions = new Map<Role, Caller>();
 const keys = new Map<Scope, Caller>();
 
+const SIGNATURE: ModelSignature = { inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], outputs: [{ name: 'probs', dtype: 'float32', shape: ['batch', 3] }] };
+
+/** A model of the organization with versions 1 and 2 (2 is the default, so 1 can be deleted). */
+async function addUploadedModel(name: string): Promise<void> {
+  for (const version of ['1', '2']) {
+    const sha256 = randomBytes(32).toString('hex');
+    await registerUploadedVersion(env.db.prisma, { orgId, name, version, sha256, sizeBytes: 100, artifactUri: `storage:sha256/${sha256}.onnx`, signature: SIGNATURE, config: uploadedVersionConfig(SIGNATURE) });
+  }
+}
+
 /** Fresh objects for one call, so a delete or revoke by one caller never spoils the next. */
-async function resolve(path: string): Promise<string> {
+async function resolve(path: string, method?: Route['method']): Promise<string> {
   let p = path.replace(':org', orgId);
   if (p.includes(':member')) p = p.replace(':member', await addBareMember(env.db.prisma, orgId));
   if (p.includes(':invitation')) p = p.replace(':invitation', await addInvitation(env.db.prisma, orgId));
   if (p.includes(':key')) p = p.replace(':key', (await addKey(env.db.prisma, orgId, ['keys:write'], 'live', 'target')).id);
-  if (p.includes(':name')) p = p.replace(':name', `matrix-${randomBytes(4).toString('hex')}`).replace(':version', '1');
+  if (p.includes(':name')) {
+    const name = `matrix-${randomBytes(4).toString('hex')}`;
+    if (method === 'DELETE') await addUploadedModel(name);
+    p = p.replace(':name', name).replace(':version', '1');
+  }
   return p;
 }
 
 async function expectOutcome(route: Route, caller: Caller, allowed: boolean, who: string): Promise<void> {
-  const path = await resolve(route.path);
+  const path = await resolve(route.path, route.method);
   const r = await env.call(route.method, path, caller, route.body?.());
   const seen = { who, route: `${route.method} ${route.path}`, status: r.status, code: r.json?.code };
   if (allowed) {

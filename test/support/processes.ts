@@ -11,6 +11,8 @@ export type AppName = 'gateway' | 'worker' | 'autoscaler';
 export interface RunningApp {
   name: AppName;
   url: string;
+  /** The admin listener: /metrics, /readyz with each check's details. */
+  adminUrl: string;
   child: ChildProcess;
   /** Everything the process printed so far. */
   output(): string;
@@ -31,6 +33,7 @@ export async function freePort(): Promise<number> {
 }
 
 const PORT_VARIABLE: Record<AppName, string> = { gateway: 'GATEWAY_PORT', worker: 'WORKER_PORT', autoscaler: 'AUTOSCALER_PORT' };
+const ADMIN_PORT_VARIABLE: Record<AppName, string> = { gateway: 'GATEWAY_ADMIN_PORT', worker: 'WORKER_ADMIN_PORT', autoscaler: 'AUTOSCALER_ADMIN_PORT' };
 
 /** Polls `url` until it answers 200, the process exits, or the deadline passes. */
 async function waitFor200(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
@@ -57,8 +60,9 @@ export async function waitAlive(app: RunningApp, timeoutMs = 20_000): Promise<vo
 
 export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number } = {}): Promise<RunningApp> {
   const port = env[PORT_VARIABLE[name]] ?? String(await freePort());
+  const adminPort = env[ADMIN_PORT_VARIABLE[name]] ?? String(await freePort());
   const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'apps', name, 'src', 'main.js')], {
-    env: { ...inheritedEnv(), NO_COLOR: '1', ...env, [PORT_VARIABLE[name]]: port },
+    env: { ...inheritedEnv(), NO_COLOR: '1', ...env, [PORT_VARIABLE[name]]: port, [ADMIN_PORT_VARIABLE[name]]: adminPort },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -69,6 +73,7 @@ export async function startApp(name: AppName, env: Record<string, string>, opts:
   const app: RunningApp = {
     name,
     url,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     child,
     output: () => out,
     stop: async () => {

@@ -1,6 +1,7 @@
 import { AppConfig } from '#infra/config';
-import { createHttpApp, listen, runApp } from '#infra/http';
+import { createHttpApp, listen, listenAdmin, runApp } from '#infra/http';
 import { servedPools } from '#model-service/model-registry';
+import { bodyLimitOf, installEdgeAuth } from './edge-auth.js';
 import { GatewayModule } from './gateway.module.js';
 import { mountOpenApi } from './openapi.js';
 import { isInferenceProtocolPath } from './v2/v2.controller.js';
@@ -11,8 +12,16 @@ await runApp('gateway', async (env) => {
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     errorMember: isInferenceProtocolPath,
+    bodyLimitFor: (method, route) => bodyLimitOf(method, route, env.MANAGEMENT_BODY_LIMIT_BYTES),
   });
+  installEdgeAuth(app);
   mountOpenApi(app, app.get(AppConfig).publicBaseUrl);
   await listen(app, env.GATEWAY_HOST, env.GATEWAY_PORT, 'gateway');
-  return app;
+  const admin = await listenAdmin(app, env.ADMIN_HOST, env.GATEWAY_ADMIN_PORT, 'gateway');
+  return {
+    close: async () => {
+      await admin.close();
+      await app.close();
+    },
+  };
 });

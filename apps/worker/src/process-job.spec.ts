@@ -96,6 +96,13 @@ describe('processInferenceJob', () => {
     expect(await eventTypes(data.predictionId)).toEqual(['prediction.created', 'prediction.started', 'prediction.failed']);
   });
 
+  it('fails at once as invalid_input when the input exhausts the stack (a RangeError comes back on every retry; issue 9 item 10)', async () => {
+    const exhausted: ModelRunner = { run: async () => Promise.reject(new RangeError('Maximum call stack size exceeded')) };
+    const data = await newJob();
+    await expect(processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, deps(exhausted))).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } })).toMatchObject({ status: 'failed', error: { code: 'invalid_input' } });
+  });
+
   it('leaves a transient failure to BullMQ\'s retry, and records failure on the last attempt', async () => {
     const flaky: ModelRunner = { run: async () => Promise.reject(new Error('device lost')) };
     const data = await newJob();

@@ -87,7 +87,15 @@ async function runFeatureJob(data: FeatureJobData, input: unknown, deps: JobDeps
     const message = `feature ${data.feature.name}@${data.feature.version} is not served here`;
     throw new RunFailure({ code: 'feature_not_found', message, retryable: false }, new Error(message));
   }
-  const result = await runPipeline(feature, input, deps.runner);
+  let result;
+  try {
+    result = await runPipeline(feature, input, deps.runner);
+  } catch (e) {
+    // A RangeError (stack or size exhausted by the input; the pipeline wraps a node's errors)
+    // comes back on every attempt: fail at once.
+    if (e instanceof RangeError || (isProblemError(e) && e.cause instanceof RangeError)) throw new RunFailure({ code: 'invalid_input', message: 'The input could not be processed (too large or too deeply nested).', retryable: false }, e);
+    throw e;
+  }
   return { output: result.output, models: result.models.map((m) => ({ name: m.name, version: m.version })), units: result.units, unitType: result.unitType };
 }
 

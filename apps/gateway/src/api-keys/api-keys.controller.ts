@@ -69,6 +69,7 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Change the name, scopes, expiry or rate limit of a key', description: '`expires_at: null` removes the expiry, `rate_limit_per_minute: null` the override.' })
   @ApiBody({ schema: { $ref: '#/components/schemas/UpdateApiKey' } })
   @ApiResponse({ status: 200, description: 'The key', schema: { $ref: '#/components/schemas/ApiKey' } })
+  @ApiResponse({ status: 409, description: '`conflict` for a revoked key; `key_not_active` for a rolled (in its grace period) or expired key' })
   async update(@CurrentActor() actor: Actor, @Param('id') id: string, @Body() body: unknown): Promise<ApiKeyView> {
     const patch = parseUpdateApiKey(body);
     return this.keys.update(actor, id, patch);
@@ -77,7 +78,10 @@ export class ApiKeysController {
   @Post(':id/revoke')
   @HttpCode(200)
   @RequirePermission('keys:write')
-  @ApiOperation({ summary: 'Revoke a key (idempotent); it stops working on every gateway within about a second' })
+  @ApiOperation({
+    summary: 'Revoke a key (idempotent); it stops working on every gateway within about a second',
+    description: 'Needs the right to grant all of the key\'s scopes, like a change or a roll; a test-mode key never revokes a live key.',
+  })
   @ApiResponse({ status: 200, description: 'The revoked key', schema: { $ref: '#/components/schemas/ApiKey' } })
   async revoke(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.keys.revoke(actor, id);

@@ -51,7 +51,7 @@ export class AuthService {
     redis: RedisClient,
   ) {
     const limit = config.env.AUTH_THROTTLE_PER_MINUTE;
-    this.byIp = new FailureThrottle(redis, { name: 'login-ip', limit, windowSeconds: 60 });
+    this.byIp = new FailureThrottle(redis, { name: 'login-ip', limit, windowSeconds: 60, ipSubjects: true });
     this.byAccount = new FailureThrottle(redis, { name: 'login-account', limit, windowSeconds: 60 });
   }
 

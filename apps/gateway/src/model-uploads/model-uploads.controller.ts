@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Organization } from '#infra/db';
 import { CurrentActor, CurrentOrg, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
@@ -29,9 +29,10 @@ export class ModelUploadsController {
   @ApiConsumes('application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiResponse({ status: 201, description: 'The registered version (signature, sha256, size)' })
-  @ApiResponse({ status: 409, description: 'This version exists (versions are immutable), or the name is a platform model' })
-  @ApiResponse({ status: 413, description: "Larger than the plan's upload limit" })
-  @ApiResponse({ status: 422, description: '`model_invalid` with a `reason`: wrong_magic, empty, malformed, no_graph, unsupported_type, absurd_shape, load_failed, timeout, memory_limit, validator_crashed' })
+  @ApiResponse({ status: 409, description: "`conflict`: this version exists or existed (versions are immutable, deleted numbers are not reused), or the name is a platform model; `version_quota_exceeded`: the organization keeps its plan's most versions already" })
+  @ApiResponse({ status: 413, description: "`payload_too_large`: larger than the plan's upload limit; `storage_quota_exceeded`: it would take the organization's kept models past the plan's storage quota" })
+  @ApiResponse({ status: 422, description: '`model_invalid` with a `reason`: wrong_magic, empty, malformed, no_graph, unsupported_type, absurd_shape, load_failed, timeout, memory_limit, validator_crashed (details never show server paths)' })
+  @ApiResponse({ status: 503, description: '`validation_queue_full`: too many uploads wait for validation on this gateway; retry after `Retry-After` seconds' })
   async upload(
     @CurrentActor() actor: Actor,
     @CurrentOrg() org: Organization,
@@ -41,5 +42,20 @@ export class ModelUploadsController {
     @Headers('content-length') contentLength: string | undefined,
   ): Promise<ModelVersionView> {
     return this.uploads.upload(actor, org, name, version, body, contentLength);
+  }
+
+  @Delete(':name/versions/:version')
+  @HttpCode(204)
+  @RequirePermission('models:write')
+  @ApiOperation({
+    summary: 'Delete a version of one of your models (not its default version)',
+    description:
+      "The version stops being listed, resolved for calls (404) and counted against the plan's quotas at once; its stored file is removed when no other version uses the same bytes. The version number is not reused. Audited as `model.version.delete`.",
+  })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @ApiResponse({ status: 404, description: '`model_not_found`: no such model or version in your organization (also another organization\'s, and one deleted already)' })
+  @ApiResponse({ status: 409, description: "`version_is_default`: the model's default version; upload a higher version first" })
+  async deleteVersion(@CurrentActor() actor: Actor, @CurrentOrg() org: Organization, @Param('name') name: string, @Param('version') version: string): Promise<void> {
+    await this.uploads.deleteVersion(actor, org, name, version);
   }
 }

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiKeyVerifier, bearerToken } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
@@ -122,9 +123,12 @@ export class OrgController {
   @RequirePermission('members:write')
   @ApiOperation({ summary: 'Invite someone', description: 'The response carries the one-time `token` (shown once). Only owners invite owners. Default expiry 7 days, at most 30.' })
   @ApiBody({ schema: { type: 'object', required: ['email', 'role'], additionalProperties: false, properties: { email: { type: 'string' }, role: { type: 'string' }, expires_in_seconds: { type: 'integer', minimum: 60, maximum: 2592000 } } } })
-  invite(@CurrentActor() actor: Actor, @Body() body: unknown) {
+  async invite(@CurrentActor() actor: Actor, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const b = parseBody(createInvitationBody, body);
-    return this.orgs.invite(actor, { email: b.email, role: b.role, expiresInSeconds: b.expires_in_seconds ?? DEFAULT_INVITATION_SECONDS });
+    const invitation = await this.orgs.invite(actor, { email: b.email, role: b.role, expiresInSeconds: b.expires_in_seconds ?? DEFAULT_INVITATION_SECONDS });
+    // The one-time token is in this answer only: nothing in between may keep a copy.
+    void reply.header('cache-control', 'no-store');
+    return invitation;
   }
 
   @Delete('invitations/:id')

@@ -4,6 +4,8 @@ import { AppConfig } from '#infra/config';
 import { Prisma, PrismaClient, type Organization } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { UsersRepository } from '#platform/identity';
+import { ApiKeyVerifier } from '#platform/api-keys';
+import { ApiKeysRepository } from '#platform/key-management';
 import {
   actorId,
   digestInvitationToken,
@@ -50,6 +52,8 @@ export class OrgsService {
     private readonly memberships: MembershipsRepository,
     private readonly invitations: InvitationsRepository,
     private readonly users: UsersRepository,
+    private readonly keys: ApiKeysRepository,
+    private readonly verifier: ApiKeyVerifier,
   ) {}
 
   /**
@@ -134,8 +138,13 @@ export class OrgsService {
     return memberView(updated);
   }
 
+  /**
+   * Removes a member and, in the same transaction, revokes the API keys they created here (and
+   * the keys those keys created), each with an audit entry: whoever leaves takes no working
+   * secret along. After the commit every gateway drops those keys from its cache.
+   */
   async removeMember(actor: Actor, memberId: string): Promise<void> {
-    await this.prisma.$transaction(async (tx) => {
+    const digests = await this.prisma.$transaction(async (tx) => {
       await this.orgs.lock(actor, tx);
       const target = await this.memberships.get(actor, memberId, tx);
       if (!target) throw memberNotFound();
@@ -145,7 +154,9 @@ export class OrgsService {
       }
       await this.memberships.remove(actor, memberId, tx);
       await audit(tx, actor, { action: 'member.remove', targetType: 'member', targetId: memberId, changes: { before: { userId: target.userId, role: target.role } } });
+      return this.keys.revokeCreatedByUser(tx, actor, target.userId, { reason: 'member_removed', member_id: memberId });
     });
+    await this.verifier.invalidateEverywhere(digests);
   }
 
   /** The actor's role re-read under the organization's lock (a concurrent change may have demoted them). */

@@ -64,7 +64,8 @@ export class V2Service {
   /** Server readiness: Postgres and Redis reachable, and some live worker serves a model this key may call. */
   async serverReady(key: AuthenticatedKey): Promise<{ ready: boolean; checks: Record<string, string> }> {
     const deps = await this.readiness.evaluate();
-    if (!deps.ready) return deps;
+    // Tenants learn which dependency is down, never its error text (that is on the admin listener).
+    if (!deps.ready) return { ready: false, checks: Object.fromEntries(Object.entries(deps.checks).map(([k, v]) => [k, v === 'ok' ? 'ok' : 'unavailable'])) };
     const models = await this.registry.list(key.orgId);
     const warm = models.some((m) => m.versions.some((v) => v.warmWorkers > 0));
     const tenant = !warm && models.some((m) => m.pool === TENANT_POOL) ? (await this.registry.poolWorkers(TENANT_POOL)) > 0 : false;

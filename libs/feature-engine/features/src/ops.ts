@@ -21,7 +21,10 @@ export interface RawImage {
 
 export const DEFAULT_MAX_PIXELS = 16_000_000;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,/i;
+/** A data URL's header (`data:<media>;<param>=<value>…;base64,`) longer than this is refused. */
+export const MAX_DATA_URL_HEADER = 256;
+const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+$/;
+const PARAMETER = /^[\w-]+=[\w.-]+$/;
 const ACCEPTED_MEDIA = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);
 
 function isRawImage(v: unknown): v is RawImage {
@@ -44,19 +47,35 @@ function sniffImage(buf: Uint8Array): 'png' | 'jpeg' | 'webp' | null {
 /** Base64 (optionally a `data:image/...;base64,` URL) -> image bytes, or a 422 invalid_input. */
 export function decodeBase64Image(value: string): Buffer {
   let s = value;
-  const m = DATA_URL.exec(s);
-  if (m) {
-    const media = m[1]?.toLowerCase();
+  if (s.slice(0, 5).toLowerCase() === 'data:') {
+    const { media, payloadAt } = parseDataUrlHeader(s);
     if (media && !ACCEPTED_MEDIA.has(media)) throw new ProblemError('invalid_input', `Data URL media type ${media} is not a PNG, JPEG or WebP image`);
-    s = s.slice(m[0].length);
-  } else if (s.startsWith('data:')) {
-    throw new ProblemError('invalid_input', 'A data URL must be base64-encoded (data:image/png;base64,...)');
+    s = s.slice(payloadAt);
   }
   s = s.replace(/\s+/g, '');
   if (s.length === 0 || s.length % 4 !== 0 || !BASE64.test(s)) {
     throw new ProblemError('invalid_input', 'The image is not valid base64');
   }
   return Buffer.from(s, 'base64');
+}
+
+/**
+ * Reads the header of a `data:` URL without a backtracking regular expression: the header
+ * (up to the first comma) must be at most MAX_DATA_URL_HEADER characters, so the work is
+ * bounded whatever the string (millions of `;a=b` parameters are one 422, not a stack overflow).
+ */
+export function parseDataUrlHeader(value: string): { media: string | undefined; payloadAt: number } {
+  const comma = value.indexOf(',', 5);
+  if (comma < 0 || comma > MAX_DATA_URL_HEADER) {
+    throw new ProblemError('invalid_input', `A data URL must be data:image/png;base64,... with a header of at most ${MAX_DATA_URL_HEADER} characters`);
+  }
+  const parts = value.slice(5, comma).split(';');
+  const first = parts.shift() ?? '';
+  if (parts.pop()?.toLowerCase() !== 'base64') throw new ProblemError('invalid_input', 'A data URL must be base64-encoded (data:image/png;base64,...)');
+  if ((first !== '' && !MEDIA_TYPE.test(first)) || !parts.every((p) => PARAMETER.test(p))) {
+    throw new ProblemError('invalid_input', 'The data URL header is malformed (data:<media type>[;name=value]*;base64,...)');
+  }
+  return { media: first === '' ? undefined : first.toLowerCase(), payloadAt: comma + 1 };
 }
 
 /** Image bytes -> packed RGB (EXIF-oriented, alpha flattened onto white), or a 422 invalid_input. */

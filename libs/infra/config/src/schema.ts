@@ -34,6 +34,11 @@ export const envSchema = z
 
     GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
     GATEWAY_PORT: port.default(3000),
+    /** Address of every app's admin listener (/metrics, /readyz with details, /healthz): keep it private. */
+    ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+    GATEWAY_ADMIN_PORT: port.default(9464),
+    WORKER_ADMIN_PORT: port.default(9465),
+    AUTOSCALER_ADMIN_PORT: port.default(9466),
     PUBLIC_BASE_URL: z.url().optional(),
     /**
      * Which proxies in front of the gateway to believe about the client's address
@@ -54,6 +59,8 @@ export const envSchema = z
         return z.NEVER;
       }),
     BODY_LIMIT_BYTES: positiveInt.default(12 * 1024 * 1024),
+    /** Body limit of the management routes (organizations, members, invitations, keys, auth); prediction routes take BODY_LIMIT_BYTES. */
+    MANAGEMENT_BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
     API_KEY_PEPPER: z.string().min(32, 'at least 32 characters').default(DEV_PEPPER),
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
     /** Shared Redis cache of verified keys, under the in-process one. */
@@ -87,6 +94,10 @@ export const envSchema = z
     WORKER_MAX_UPLOADED_MODELS: positiveInt.max(1024).default(8),
     /** Where tenants' uploaded models are stored (a path every worker can read: a shared volume in production). */
     MODEL_STORAGE_DIR: z.string().default('.stratum/models'),
+    /** Uploads a gateway validates at once (each in its own child process). */
+    UPLOAD_VALIDATION_CONCURRENCY: positiveInt.max(64).default(2),
+    /** Uploads that may wait for a validation slot; one more is refused with 503 validation_queue_full and Retry-After. */
+    UPLOAD_VALIDATION_QUEUE: z.coerce.number().int().min(0).max(10_000).default(8),
 
     /** The gateway also runs the system jobs (outbox consumers, prediction recovery, retention); "off" on gateways that should only serve. */
     SYSTEM_JOBS: z.enum(['on', 'off']).default('on'),
@@ -116,6 +127,9 @@ export const envSchema = z
   .superRefine((env, ctx) => {
     if (env.REDIS_TLS_CA_FILE !== undefined && !env.REDIS_URL.startsWith('rediss://')) {
       ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'needs a rediss:// REDIS_URL (TLS); with redis:// the connection would be in clear' });
+    }
+    if (env.NODE_ENV === 'production' && env.TRUST_PROXY === true) {
+      ctx.addIssue({ code: 'custom', path: ['TRUST_PROXY'], message: 'must not be "true" (trust every proxy) in production: list the proxies\' addresses/CIDRs or give a hop count' });
     }
     if (env.AUTOSCALER_MIN_WORKERS > env.AUTOSCALER_MAX_WORKERS) {
       ctx.addIssue({ code: 'custom', path: ['AUTOSCALER_MIN_WORKERS'], message: 'must not exceed AUTOSCALER_MAX_WORKERS' });

@@ -2,8 +2,11 @@ import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError, readProcessEnv, type Env } from '#infra/config';
+import { ProblemError } from '#infra/errors';
 import { MetricsRegistry } from '#infra/metrics';
+import { findNulInRequest, nulRefusal } from './nul-guard.js';
 import { ProblemFilter } from './problem.filter.js';
 import { requestIdFor } from './request-id.js';
 
@@ -14,6 +17,8 @@ export interface HttpAppOptions {
   trustProxy?: boolean | number | string[];
   /** Paths whose problems also carry a plain `error` string (see ProblemFilterOptions). */
   errorMember?: (path: string) => boolean;
+  /** A route's own body limit (by method and route pattern); undefined keeps `bodyLimit`. */
+  bodyLimitFor?: (method: string, route: string) => number | undefined;
 }
 
 /** A hop count becomes "trust the nearest n proxies" (Fastify's typings take a function for it). */
@@ -26,7 +31,8 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 
 /**
  * A Nest application on Fastify with Stratum's HTTP conventions: request ids in and out,
- * JSON bodies only (415 otherwise), a body limit (413), problem+json for every error,
+ * JSON bodies only (415 otherwise), a body limit (413, per route with `bodyLimitFor`), no NUL
+ * characters in path, query or JSON body (422 validation_failed), problem+json for every error,
  * and the request-duration histogram.
  */
 export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<NestFastifyApplication> {
@@ -35,6 +41,13 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     trustProxy: trustProxyOption(options.trustProxy),
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFor(req.headers['x-request-id']),
     requestIdHeader: false,
+    // URLs the router refuses before any hook (a path segment over 100 characters, a bad
+    // escape) get a problem too, without echoing the URL (Fastify's own answer repeats it).
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const problem =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new ProblemError('not_found', 'Nothing is named by a path segment of more than 100 characters.') : new ProblemError('bad_request', 'The URL is not valid.');
+      void reply.status(problem.status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem.toBody(request.id)));
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
@@ -49,6 +62,19 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   fastify.removeContentTypeParser('text/plain');
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  const bodyLimitFor = options.bodyLimitFor;
+  if (bodyLimitFor) {
+    // Runs as Nest registers each route (at init), before Fastify fixes the route's parser limit.
+    fastify.addHook('onRoute', (route) => {
+      const limit = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => bodyLimitFor(String(m), route.url)).find((l) => l !== undefined);
+      if (limit !== undefined && route.bodyLimit === undefined) route.bodyLimit = limit;
+    });
+  }
+  // Postgres refuses U+0000 in text: one rule for every route, 422 before any handler sees it.
+  fastify.addHook('preValidation', async (request) => {
+    const found = findNulInRequest(request);
+    if (found) throw nulRefusal(found);
   });
   let metrics: MetricsRegistry | undefined;
   try {

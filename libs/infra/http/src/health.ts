@@ -46,14 +46,17 @@ class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready: every registered dependency answers and every model is warm. */
+  /**
+   * Ready: every registered dependency answers and every model is warm. Only the verdict: which
+   * check failed and why is on the admin listener (listenAdmin), not on the public port.
+   */
   @Get('readyz')
   async readyz(@Res() reply: FastifyReply): Promise<void> {
-    const { ready, checks } = await this.readiness.evaluate();
+    const { ready } = await this.readiness.evaluate();
     await reply
       .status(ready ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send({ status: ready ? 'ready' : 'not_ready', checks });
+      .send({ status: ready ? 'ready' : 'not_ready' });
   }
 }
 

@@ -3,3 +3,5 @@ export { ProblemFilter, type ProblemFilterOptions } from './problem.filter.js';
 export { toProblem } from './problem-mapping.js';
 export { requestIdFor } from './request-id.js';
 export { HealthModule, Readiness, type ReadinessCheck } from './health.js';
+export { listenAdmin, type AdminListener } from './admin.js';
+export { findNul, findNulInRequest, nulRefusal, type NulFinding } from './nul-guard.js';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ProblemError } from '#infra/errors';
 import type { RedisClient } from '#infra/redis';
+import { clientSubject } from './client-subject.js';
 
 export interface FailureThrottleOptions {
   /** Names the counter family in Redis (`<prefix>:throttle:<name>:<hash>`), e.g. "api-key" or "login". */
@@ -9,6 +10,8 @@ export interface FailureThrottleOptions {
   /** Failures allowed per window; the subject is refused once it has this many. */
   limit: number;
   windowSeconds: number;
+  /** Subjects are client addresses: counted per IPv4 address and per IPv6 /64 (see clientSubject). */
+  ipSubjects?: boolean;
 }
 
 /** Redis commands that take longer than this count as "Redis unavailable" (the throttle then counts in process). */
@@ -17,7 +20,8 @@ const REDIS_TIMEOUT_MS = 250;
 const MAX_LOCAL_ENTRIES = 10_000;
 
 /** Hashes a subject (any characters, any length) into a short, key-safe token. */
-export function subjectToken(subject: string): string {
+export function subjectToken(subject: string, ipSubjects = false): string {
+  if (ipSubjects) subject = clientSubject(subject);
   return createHash('sha256').update(subject).digest('base64url').slice(0, 22);
 }
 
@@ -66,7 +70,7 @@ export class FailureThrottle {
 
   /** Throws 429 when the subject is over the limit. Local block first (no Redis), then the shared counter. */
   async check(subject: string): Promise<void> {
-    const token = subjectToken(subject);
+    const token = subjectToken(subject, this.options.ipSubjects);
     this.checkLocalToken(token);
     const state = await this.readShared(token);
     if (state.count >= this.options.limit) this.block(token, state.ttlMs);
@@ -78,12 +82,12 @@ export class FailureThrottle {
    */
   checkLocal(subject: string): void {
     if (this.blocked.size === 0) return; // the common case: no hashing at all
-    this.checkLocalToken(subjectToken(subject));
+    this.checkLocalToken(subjectToken(subject, this.options.ipSubjects));
   }
 
   /** Records one failure; throws 429 when this failure takes the subject past the limit. */
   async fail(subject: string): Promise<void> {
-    const token = subjectToken(subject);
+    const token = subjectToken(subject, this.options.ipSubjects);
     const { count, ttlMs } = await this.incrementShared(token);
     if (count > this.options.limit) this.block(token, ttlMs);
     if (count === this.options.limit) this.remember(token, ttlMs); // the next attempt is refused
@@ -91,7 +95,7 @@ export class FailureThrottle {
 
   /** Forgets the subject's failures (e.g. after a successful login). */
   async reset(subject: string): Promise<void> {
-    const token = subjectToken(subject);
+    const token = subjectToken(subject, this.options.ipSubjects);
     this.blocked.delete(token);
     this.localCounts.delete(token);
     if (this.redis.redis.status !== 'ready') return;

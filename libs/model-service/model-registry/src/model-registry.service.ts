@@ -89,7 +89,8 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   async list(orgId: string, name?: string): Promise<RegisteredModel[]> {
     const rows = await this.prisma.model.findMany({
       where: { namespace: { in: [PLATFORM_NAMESPACE, orgId] }, ...(name !== undefined ? { name } : {}) },
-      include: { versions: true },
+      // Deleted uploaded versions are gone for every reader (listing, metadata, calls).
+      include: { versions: { where: { deletedAt: null } } },
       orderBy: [{ name: 'asc' }, { namespace: 'asc' }],
     });
     const refs = rows.flatMap((m) => m.versions.map((v) => ({ namespace: m.namespace, name: m.name, version: v.version })));

@@ -4,3 +4,5 @@ export { receiveUpload, storeArtifact, discard, artifactPath, ONNX_FIRST_BYTE, t
 export { validateModelFile, validatorScript, DEFAULT_VALIDATION_LIMITS, type ValidationLimits } from './validator.js';
 export { checkOnnxBytes, MAX_DIM, MAX_ELEMENTS, type CheckResult } from './checks.js';
 export { modelRefused, type RefusalReason } from './refusal.js';
+export { ValidationQueue, ValidationQueueFull, type ValidationQueueOptions } from './validation-queue.js';
+export { redactPaths } from './redact.js';

@@ -45,8 +45,12 @@ export async function receiveUpload(body: Readable, options: { storageDir: strin
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     return { tmpPath, sha256: hash.digest('hex'), sizeBytes };
   } catch (e) {
+    // The file is opened asynchronously: wait until the stream closed, or an open still in
+    // flight would create the file after the rm below and leave it behind.
+    const closed = out.closed ? Promise.resolve() : new Promise<void>((resolve) => out.once('close', () => resolve()));
     out.destroy();
     body.destroy();
+    await closed;
     await rm(tmpPath, { force: true });
     throw e;
   }

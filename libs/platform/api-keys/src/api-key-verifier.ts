@@ -53,8 +53,9 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
  * three layers: an in-process TtlCache (API_KEY_CACHE_TTL_MS), Redis (shared by every
  * instance, API_KEY_REDIS_CACHE_TTL_MS) and Postgres. Unknown keys are cached briefly in both
  * caches. Revocations reach every instance through Redis pub/sub (`invalidateEverywhere`).
- * Failed verifications are counted per client IP (FailureThrottle, 429 past
- * AUTH_THROTTLE_PER_MINUTE a minute). "Last used" times are written in batches.
+ * Failed verifications are counted per client (IPv4 address, IPv6 /64; FailureThrottle) and
+ * answered 429 past AUTH_THROTTLE_PER_MINUTE a minute; a valid key is verified first and
+ * never refused by the throttle. "Last used" times are written in batches.
  */
 @Injectable()
 export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
@@ -76,7 +77,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
     private readonly db: PrismaClient,
     private readonly redis: RedisClient,
   ) {
-    this.throttle = new FailureThrottle(redis, { name: 'api-key', limit: config.env.AUTH_THROTTLE_PER_MINUTE, windowSeconds: 60 });
+    this.throttle = new FailureThrottle(redis, { name: 'api-key', limit: config.env.AUTH_THROTTLE_PER_MINUTE, windowSeconds: 60, ipSubjects: true });
   }
 
   async onModuleInit(): Promise<void> {
@@ -94,10 +95,12 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
 
   /**
    * The key behind `secret`, or 401 (the same answer whatever the reason). With `ip`, failures
-   * are counted for that client and a client past the limit gets 429 with Retry-After.
+   * are counted for that client and a failure from a client past the limit gets 429 with
+   * Retry-After; a valid key is accepted whatever the client's count.
    */
   async verify(secret: string | null, ip?: string): Promise<AuthenticatedKey> {
-    if (ip !== undefined) this.throttle.checkLocal(ip);
+    // The throttle is consulted only once verification failed: a valid key is never refused
+    // because of other clients' failures behind the same address.
     if (secret === null) throw unauthenticated();
     if (parseApiKey(secret) === null) return this.reject(ip);
     const digest = digestApiKey(secret, this.config.env.API_KEY_PEPPER);
@@ -150,7 +153,10 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
   }
 
   private async reject(ip: string | undefined): Promise<never> {
-    if (ip !== undefined) await this.throttle.fail(ip); // throws 429 past the limit
+    if (ip !== undefined) {
+      this.throttle.checkLocal(ip); // an already blocked client: 429 without a Redis round trip
+      await this.throttle.fail(ip); // throws 429 past the limit
+    }
     throw unauthenticated();
   }
 

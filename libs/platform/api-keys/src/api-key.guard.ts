@@ -19,7 +19,8 @@ export class ApiKeyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
-    const key = await this.verifier.verify(bearerToken(request.headers.authorization), request.ip);
+    // The gateway verifies keys before the body is read (onRequest) and leaves the key here.
+    const key = request.apiKey ?? (await this.verifier.verify(bearerToken(request.headers.authorization), request.ip));
     if (!key.scopes.includes(PREDICT)) throw new ProblemError('forbidden', `This API key lacks the "${PREDICT}" scope.`);
     request.apiKey = key;
     return true;

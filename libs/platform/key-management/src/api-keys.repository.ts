@@ -7,7 +7,7 @@ import type { Actor } from '#platform/tenancy';
 import { digestApiKey, generateApiKey } from '#platform/api-keys';
 import { assertGrantable } from './grants.js';
 import { isUuid, type ApiKeyListFilter, type CreateApiKeyInput, type PageQuery, type UpdateApiKeyInput } from './api-key-input.js';
-import { toApiKeyView, type ApiKeyRecord, type ApiKeyView, type ApiKeyWithSecret, type CreatedBy } from './api-key-view.js';
+import { apiKeyStatus, toApiKeyView, type ApiKeyRecord, type ApiKeyView, type ApiKeyWithSecret, type CreatedBy } from './api-key-view.js';
 
 /** Every read takes the tenant: a query without an orgId does not compile. Writes take the Actor, which carries it. */
 export interface TenantScope {
@@ -130,8 +130,12 @@ export class ApiKeysRepository {
   async update(actor: Actor, id: string, patch: UpdateApiKeyInput): Promise<ApiKeyChange> {
     const { row, digest } = await this.db.$transaction(async (tx) => {
       const current = await this.findForUpdate(tx, actor, id);
-      if (current.revokedAt !== null) throw new ProblemError('conflict', 'This API key is revoked; a revoked key cannot be changed.');
       assertGrantable(actor, [...current.scopes, ...(patch.scopes ?? [])], current.mode);
+      if (current.revokedAt !== null) throw new ProblemError('conflict', 'This API key is revoked; a revoked key cannot be changed.');
+      // A rolled key (in its grace period) or an expired one must not be revived, e.g. by `expires_at: null`.
+      const status = apiKeyStatus(current, Date.now());
+      if (status === 'rolled') throw new ProblemError('key_not_active', `This API key was rolled to ${current.rolledToId} and only works until its grace period ends; change the new key instead.`);
+      if (status === 'expired') throw new ProblemError('key_not_active', 'This API key has expired and cannot be changed; create a new key instead.');
       const before: Record<string, unknown> = {};
       const after: Record<string, unknown> = {};
       const data: Prisma.ApiKeyUpdateManyMutationInput = {};
@@ -167,6 +171,8 @@ export class ApiKeysRepository {
   async revoke(actor: Actor, id: string): Promise<ApiKeyChange> {
     const { row, digest } = await this.db.$transaction(async (tx) => {
       const current = await this.findForUpdate(tx, actor, id);
+      // Revoking can cut off a key the actor could never have made (a test key and a live key): same rule as changing it.
+      assertGrantable(actor, current.scopes, current.mode);
       if (current.revokedAt !== null) return { row: current, digest: current.digest };
       const at = new Date();
       const updated = await tx.apiKey.update({ where: { id: current.id }, data: { revokedAt: at }, select: SELECT });
@@ -192,10 +198,10 @@ export class ApiKeysRepository {
     const generated = { value: '' };
     const { created, digest } = await this.db.$transaction(async (tx) => {
       const old = await this.findForUpdate(tx, actor, id);
+      assertGrantable(actor, old.scopes, old.mode);
       if (old.revokedAt !== null) throw new ProblemError('conflict', 'This API key is revoked; a revoked key cannot be rolled.');
       if (old.expiresAt !== null && old.expiresAt.getTime() <= now) throw new ProblemError('conflict', 'This API key has expired; create a new key instead.');
       if (old.rolledToId !== null) throw new ProblemError('conflict', `This API key was already rolled to ${old.rolledToId}; roll that key instead.`);
-      assertGrantable(actor, old.scopes, old.mode);
       const fresh = generateApiKey(old.mode);
       generated.value = fresh.secret;
       const newKey = await tx.apiKey.create({
@@ -233,6 +239,41 @@ export class ApiKeysRepository {
       return { created: newKey, digest: old.digest };
     });
     return { key: { ...toApiKeyView(created, creatorOf(actor)), secret: generated.value }, invalidate: [digest] };
+  }
+
+  /**
+   * Inside the caller's transaction (a member's removal): revokes every key of the organization
+   * that `userId` created, and every key those keys created in turn (from the audit log's
+   * `api_key.create` entries, whose actor is the creating key), with one `api_key.revoke` audit
+   * entry each. Returns the digests to drop from every verification cache after the commit.
+   */
+  async revokeCreatedByUser(tx: Tx, actor: Actor, userId: string, reason: Record<string, unknown>): Promise<string[]> {
+    const ids = new Set((await tx.apiKey.findMany({ where: { orgId: actor.orgId, createdById: userId }, select: { id: true } })).map((k) => k.id));
+    let frontier = [...ids];
+    while (frontier.length) {
+      const made = await tx.auditLog.findMany({
+        where: { orgId: actor.orgId, action: 'api_key.create', actorType: 'api_key', actorId: { in: frontier } },
+        select: { targetId: true },
+      });
+      frontier = made.map((e) => e.targetId).filter((t): t is string => t !== null && !ids.has(t));
+      for (const t of frontier) ids.add(t);
+    }
+    if (ids.size === 0) return [];
+    const at = new Date();
+    const revoked = await tx.$queryRaw<{ id: string; digest: string }[]>`
+      UPDATE "ApiKey" SET "revokedAt" = ${at}, "updatedAt" = ${at}
+      WHERE "orgId" = ${actor.orgId}::uuid AND id = ANY(${[...ids]}::uuid[]) AND "revokedAt" IS NULL
+      RETURNING id, digest`;
+    for (const k of revoked) {
+      await writeAudit(tx, {
+        ...auditActor(actor),
+        action: 'api_key.revoke',
+        targetType: 'api_key',
+        targetId: k.id,
+        changes: { before: { revoked_at: null }, after: { revoked_at: at.toISOString(), ...reason } },
+      });
+    }
+    return revoked.map((k) => k.digest);
   }
 
   private async find(db: PrismaClient | Tx, scope: TenantScope, id: string): Promise<ApiKeyRecord> {

@@ -27,6 +27,9 @@ describe('grants (no privilege escalation)', () => {
     expect(grantableProblem(key(['keys:write'], 'test'), ['keys:write'], 'test')).toBeNull();
     expect(grantableProblem(key(['keys:write'], 'test'), ['keys:write'], 'live')?.code).toBe('forbidden');
     expect(grantableProblem(key(['admin'], 'test'), ['predict'], 'live')?.code).toBe('forbidden');
+    // The mode rule speaks first, whatever the scopes (revoking a live admin key with a test keys:write key).
+    expect(grantableProblem(key(['keys:write'], 'test'), ['admin'], 'live')?.detail).toMatch(/^Test-mode API keys cannot .*live keys/);
+    expect(grantableProblem(key(['admin'], 'test'), ['admin'], 'live')?.detail).toMatch(/^Test-mode API keys cannot/);
   });
 });
 

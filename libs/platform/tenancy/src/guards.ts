@@ -5,7 +5,7 @@ import { ApiKeyVerifier, bearerToken } from '#platform/api-keys';
 import type { Organization } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { SessionStore, sessionRequired, type SessionUser } from '#platform/identity';
-import { actorAllows, type Actor } from './actor.js';
+import { actorRefusal, type Actor } from './actor.js';
 import { MembershipsRepository } from './memberships.repository.js';
 import { OrganizationsRepository } from './organizations.repository.js';
 import type { Permission } from './permissions.js';
@@ -85,7 +85,8 @@ export class OrgGuard implements CanActivate {
       request.user = { userId: s.userId, email: s.email, sessionId: s.sessionId };
       actor = { kind: 'user', userId: s.userId, orgId: org.id, role: membership.role, ip };
     }
-    if (!actorAllows(actor, permission)) throw new ProblemError('forbidden', `This ${actor.kind === 'user' ? 'role' : 'API key'} lacks the "${permission}" permission.`);
+    const refusal = actorRefusal(actor, permission);
+    if (refusal !== null) throw new ProblemError('forbidden', refusal);
     request.actor = actor;
     request.org = org;
     return true;

@@ -7,10 +7,14 @@ export {
   isRole,
   roleAllows,
   scopesAllow,
+  TEST_KEY_RULES,
+  ADMINISTRATIVE_PERMISSIONS,
+  testKeyMay,
+  type TestModeRule,
   type RoleName,
   type Permission,
 } from './permissions.js';
-export { actorAllows, actorId, type Actor } from './actor.js';
+export { actorAllows, actorRefusal, actorId, type Actor } from './actor.js';
 export { UUID, toPage, type OrgScope, type Db, type PageRequest, type Page } from './scope.js';
 export { OrganizationsRepository } from './organizations.repository.js';
 export { MembershipsRepository, type MemberRecord } from './memberships.repository.js';
@@ -26,6 +30,6 @@ export {
   orgNotFound,
   type TenancyRequest,
 } from './guards.js';
-export { TenancyModule, routesMissingPermission } from './tenancy.module.js';
+export { TenancyModule, routesMissingPermission, writeRoutesOpenToTestKeys } from './tenancy.module.js';
 export { generateInvitationToken, isInvitationToken, digestInvitationToken } from './invitation-token.js';
 export { roleTableMarkdown } from './role-table.js';

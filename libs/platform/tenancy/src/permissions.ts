@@ -46,6 +46,41 @@ export const SCOPE_PERMISSIONS: Readonly<Record<ApiKeyScope, readonly Permission
   admin: ROLE_PERMISSIONS.admin,
 };
 
+/**
+ * What a test-mode key (`sk_test_…`) may do with a permission its scopes grant. Test mode is
+ * for calling the API, not for administering the account (as in Stripe):
+ * - `allowed`: reading, as the key's scopes allow;
+ * - `test_keys_only`: managing keys, but only test keys (enforced per key in #platform/key-management);
+ * - `never`: administering the account (organization settings, members and invitations,
+ *   models, webhooks, billing), whatever the key's scopes.
+ * Every permission is classified (the Record makes a new one fail to compile until it is), and
+ * TenancyModule refuses to start when a write route requires an `allowed` permission, so a
+ * future management write cannot silently become open to test keys.
+ */
+export type TestModeRule = 'allowed' | 'test_keys_only' | 'never';
+export const TEST_KEY_RULES: Readonly<Record<Permission, TestModeRule>> = {
+  'org:read': 'allowed',
+  'org:write': 'never',
+  'members:read': 'allowed',
+  'members:write': 'never',
+  'keys:read': 'allowed',
+  'keys:write': 'test_keys_only',
+  'models:write': 'never',
+  'webhooks:write': 'never',
+  'billing:read': 'allowed',
+  'billing:write': 'never',
+  'usage:read': 'allowed',
+  'audit:read': 'allowed',
+};
+
+/** The administrative permissions: never exercised by a test-mode key. */
+export const ADMINISTRATIVE_PERMISSIONS: readonly Permission[] = PERMISSIONS.filter((p) => TEST_KEY_RULES[p] === 'never');
+
+/** Whether a test-mode key may exercise `permission` at all (its scopes decide the rest). */
+export function testKeyMay(permission: Permission): boolean {
+  return TEST_KEY_RULES[permission] !== 'never';
+}
+
 export function isRole(value: unknown): value is RoleName {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }

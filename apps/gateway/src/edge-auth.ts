@@ -1,0 +1,73 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyRequest } from 'fastify';
+import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from '#platform/api-keys';
+import { ProblemError } from '#infra/errors';
+import { SessionStore, sessionRequired } from '#platform/identity';
+
+/**
+ * What a route needs before its body may be read:
+ * - `api_key`: a verified API key (predictions, features, models, the v2 protocol);
+ * - `key_or_session`: a verified API key when `Authorization` is sent, else a session cookie;
+ * - `session`: a session cookie (its guard then checks the session and CSRF);
+ * - `none`: sign-up, log-in, accepting an invitation, health and docs.
+ */
+export type EdgeAuth = 'api_key' | 'key_or_session' | 'session' | 'none';
+
+const under = (url: string, prefix: string): boolean => url === prefix || url.startsWith(`${prefix}/`);
+
+/** The edge rule of a route, by its Fastify pattern (e.g. "/v1/orgs/:org/api-keys"). Pure. */
+export function edgeAuthOf(method: string, route: string): EdgeAuth {
+  if (under(route, '/v1/predictions') || under(route, '/v1/features') || under(route, '/v1/models') || under(route, '/v2')) return 'api_key';
+  if (route === '/v1/orgs') return method === 'GET' ? 'key_or_session' : 'session';
+  if (under(route, '/v1/orgs')) return 'key_or_session';
+  if (route === '/v1/me' || route === '/v1/auth/logout') return 'session';
+  return 'none';
+}
+
+/** The route that receives model files (a raw stream, limited by the plan's upload limit, not by the body limit). */
+const UPLOAD_ROUTE = '/v1/orgs/:org/models/:name/versions/:version';
+
+/**
+ * Management routes (organizations, members, invitations, keys, auth) take small JSON bodies:
+ * they get `managementLimit`; prediction routes keep the general limit. Undefined = the default.
+ */
+export function bodyLimitOf(method: string, route: string, managementLimit: number): number | undefined {
+  if (method === 'POST' && route === UPLOAD_ROUTE) return undefined;
+  if (under(route, '/v1/orgs') || under(route, '/v1/auth') || under(route, '/v1/invitations') || route === '/v1/me') return managementLimit;
+  return undefined;
+}
+
+type EdgeRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
+
+/**
+ * Authenticates at Fastify's onRequest, before a byte of the body is read or parsed: a
+ * missing, malformed, unknown or expired key is a 401 (the failure throttle counts it as
+ * the guard would), a key route's key is verified here and handed to ApiKeyGuard; a
+ * session-only route without a session cookie is a 401 too. A request for no route with a
+ * body is answered 404 before the body is read.
+ */
+export function installEdgeAuth(app: NestFastifyApplication): void {
+  const verifier = app.get(ApiKeyVerifier, { strict: false });
+  const sessions = app.get(SessionStore, { strict: false });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', async (request: EdgeRequest) => {
+      if (request.is404) {
+        if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
+          throw new ProblemError('route_not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`);
+        }
+        return;
+      }
+      const route = request.routeOptions.url;
+      if (route === undefined) return;
+      const rule = edgeAuthOf(request.method, route);
+      if (rule === 'none') return;
+      const authorization = request.headers.authorization;
+      if (rule === 'api_key' || (rule === 'key_or_session' && authorization !== undefined)) {
+        request.apiKey = await verifier.verify(bearerToken(authorization), request.ip);
+        return;
+      }
+      if (!sessions.hasCookie(request)) throw sessionRequired();
+    });
+}
