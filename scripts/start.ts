@@ -1,6 +1,7 @@
 // `npm start`: one-machine Stratum. Ensures Postgres and Redis (embedded PGlite / spawned
 // redis-server when none answers), migrates, seeds the demo tenant, runs gateway, one worker
-// and the autoscaler under the process supervisor, waits until each is ready, prints how to
+// of the platform's pools, one worker of the tenant pool (uploaded models, with a reduced
+// environment: no gateway secrets) and the autoscaler under the process supervisor, waits until each is ready, prints how to
 // call the API, and stops everything cleanly on Ctrl-C / SIGTERM.
 //
 // Usage: node dist/scripts/start.js [--root <dir>]   (--root: the directory holding dist/,
@@ -10,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AppConfig, ConfigError, inheritedEnv, readDevelopmentEnv, type Env } from '#infra/config';
+import { AppConfig, ConfigError, inheritedEnv, readDevelopmentEnv, tenantWorkerEnv, type Env } from '#infra/config';
 import { ensurePostgres, ensureRedis, type PostgresHandle, type RedisHandle } from '#tools/dev-services';
 import { ProcessSupervisor, type ChildExit } from '#tools/supervisor';
 
@@ -36,11 +37,34 @@ function reachable(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }
 
-function apps(root: string, env: Env, base: Record<string, string | undefined>): App[] {
+/** The tenant pool's worker listens next to the autoscaler: WORKER_PORT + 2 (3003 by default). */
+export function tenantWorkerPort(env: Env): number {
+  return env.WORKER_PORT === 0 ? 0 : env.WORKER_PORT + 2;
+}
+
+/** Its admin listener (metrics, readiness details): WORKER_ADMIN_PORT + 2 (9467 by default). */
+export function tenantWorkerAdminPort(env: Env): number {
+  return env.WORKER_ADMIN_PORT === 0 ? 0 : env.WORKER_ADMIN_PORT + 2;
+}
+
+export function apps(root: string, env: Env, base: Record<string, string | undefined>): App[] {
   const entry = (app: string): string => join(root, 'dist', 'apps', app, 'src', 'main.js');
+  const tenantPort = tenantWorkerPort(env);
+  const tenantAdminPort = tenantWorkerAdminPort(env);
   return [
     { name: 'gateway', entry: entry('gateway'), host: env.GATEWAY_HOST, port: env.GATEWAY_PORT, adminPort: env.GATEWAY_ADMIN_PORT, env: base },
+    // WORKER_POOLS=all (the default): every platform pool, never the tenant pool.
     { name: 'worker-1', entry: entry('worker'), host: env.WORKER_HOST, port: env.WORKER_PORT, adminPort: env.WORKER_ADMIN_PORT, env: base },
+    // Tenants' uploaded models: a worker of their own, without the gateway's secrets or anything
+    // else of this shell's environment but Stratum's variables and PATH (tenantWorkerEnv).
+    {
+      name: 'worker-tenant',
+      entry: entry('worker'),
+      host: env.WORKER_HOST,
+      port: tenantPort,
+      adminPort: tenantAdminPort,
+      env: tenantWorkerEnv(base, { WORKER_POOLS: 'tenant', WORKER_PORT: String(tenantPort), WORKER_ADMIN_PORT: String(tenantAdminPort) }),
+    },
     { name: 'autoscaler', entry: entry('autoscaler'), host: env.AUTOSCALER_HOST, port: env.AUTOSCALER_PORT, adminPort: env.AUTOSCALER_ADMIN_PORT, env: base },
   ];
 }
@@ -236,4 +260,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.exit(await main());
+// Imported by tests (apps(), tenantWorkerPort()): run only as the entry point.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(await main());

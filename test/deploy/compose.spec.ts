@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { ENV_VARIABLES, parseEnv } from '#infra/config';
+import { ENV_VARIABLES, GATEWAY_SECRETS, parseEnv, withThrowawaySecrets } from '#infra/config';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -87,6 +87,24 @@ describe('docker-compose.yml', () => {
     const parsed = parseEnv(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v)])));
     expect(parsed.NODE_ENV).toBe('production');
     expect(parsed.API_KEY_PEPPER).toHaveLength(40);
+  });
+
+  // item 3: uploaded models run in a worker of their own, which holds no gateway secret.
+  it('runs the tenant pool in a worker of its own, without the gateway secrets, the uploads mounted read-only', () => {
+    const tenant = services['worker-tenant'];
+    expect(tenant).toBeDefined();
+    const env = environment(tenant!);
+    expect(env.WORKER_POOLS).toBe('tenant');
+    for (const secret of GATEWAY_SECRETS) expect(env[secret]).toBeUndefined();
+    expect(Object.keys(env).filter((k) => !new Set<string>(ENV_VARIABLES).has(k))).toEqual([]);
+    // It starts in production without the pepper (a throwaway one, never used) and on its own port.
+    const parsed = parseEnv(withThrowawaySecrets(env));
+    expect(parsed.NODE_ENV).toBe('production');
+    expect(JSON.stringify(tenant!.healthcheck!.test)).toContain(`:${parsed.WORKER_PORT}/readyz`);
+    expect(tenant!.volumes).toContain(`model-storage:${env.MODEL_STORAGE_DIR}:ro`);
+    expect(services.gateway?.volumes).toContain(`model-storage:${env.MODEL_STORAGE_DIR}`);
+    // The platform workers never take the tenant pool.
+    expect((environment(services.worker!).WORKER_POOLS ?? '').split(',')).not.toContain('tenant');
   });
 
   it('requires API_KEY_PEPPER from the operator instead of a default', () => {
@@ -178,6 +196,12 @@ describe('deploy/prometheus/prometheus.yml', () => {
     const port = env[`${APPS[name]}_ADMIN_PORT`];
     const targets = config.scrape_configs.filter((j) => (j.metrics_path ?? '/metrics') === '/metrics').flatMap((j) => j.static_configs.flatMap((s) => s.targets));
     expect(targets).toContain(`${name}:${port}`);
+  });
+
+  it('scrapes the tenant worker too', () => {
+    const targets = config.scrape_configs.flatMap((j) => j.static_configs.flatMap((s) => s.targets));
+    // Metrics are on the admin listener (its default port: each container has its own network namespace).
+    expect(targets).toContain(`worker-tenant:${environment(services['worker-tenant']!).WORKER_ADMIN_PORT ?? 9465}`);
   });
 
   it('passes promtool check config', () => {

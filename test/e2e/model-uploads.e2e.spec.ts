@@ -87,7 +87,8 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
     NODE_ENV: 'test',
   };
-  [gateway, worker] = await Promise.all([startApp('gateway', env), startApp('worker', env)]);
+  // The tenant pool's worker holds no gateway secret (it refuses to start with API_KEY_PEPPER).
+  [gateway, worker] = await Promise.all([startApp('gateway', env), startApp('worker', { ...env, API_KEY_PEPPER: '' })]);
 }, 120_000);
 
 afterAll(async () => {

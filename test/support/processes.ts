@@ -58,11 +58,12 @@ export async function waitAlive(app: RunningApp, timeoutMs = 20_000): Promise<vo
   await waitFor200(`${app.url}/healthz`, app.child, () => app.output(), timeoutMs);
 }
 
-export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number } = {}): Promise<RunningApp> {
+/** `exactEnv`: the process gets `env` (and NO_COLOR, its port) only, nothing of the test runner's environment. */
+export async function startApp(name: AppName, env: Record<string, string>, opts: { waitReady?: boolean; timeoutMs?: number; exactEnv?: boolean } = {}): Promise<RunningApp> {
   const port = env[PORT_VARIABLE[name]] ?? String(await freePort());
   const adminPort = env[ADMIN_PORT_VARIABLE[name]] ?? String(await freePort());
   const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'apps', name, 'src', 'main.js')], {
-    env: { ...inheritedEnv(), NO_COLOR: '1', ...env, [PORT_VARIABLE[name]]: port, [ADMIN_PORT_VARIABLE[name]]: adminPort },
+    env: { ...(opts.exactEnv ? {} : inheritedEnv()), NO_COLOR: '1', ...env, [PORT_VARIABLE[name]]: port, [ADMIN_PORT_VARIABLE[name]]: adminPort },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -8,7 +8,7 @@ import { MetricsRegistry } from '#infra/metrics';
 import { ModelCatalogue, ModelRegistry, PLATFORM_NAMESPACE, reportWarm, TENANT_POOL, WARM_REFRESH_MS, withdrawWarm } from '#model-service/model-registry';
 import { effectiveMaxBatchSize, type ModelEntry } from '#model-service/model-format';
 import { modelKey } from '#model-service/tensors';
-import { OnnxModelHost, ThreadedModelHost, type HostObserver, type ModelStatus } from '#model-service/runtime';
+import { findPrlimit, OnnxModelHost, ThreadedModelHost, type HostObserver, type ModelStatus } from '#model-service/runtime';
 import type { ExecutionProvider } from '#infra/execution-providers';
 import { PredictionLifecycle } from '#platform/predictions';
 import { INFERENCE_ATTEMPTS, inferenceQueueName, isTensorJob, type InferenceJobData } from '#infra/queue';
@@ -17,15 +17,8 @@ import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from 
 import { processInferenceJob } from './process-job.js';
 import { isUploaded, modelLabels, WorkerMetrics } from './worker-metrics.js';
 import { readinessMessage, WorkerModels } from './worker-models.js';
-
-
-/** Which pools this worker serves: "all" or a list; an unknown pool refuses start-up. */
-export function resolvePools(requested: readonly string[], available: readonly string[]): string[] {
-  if (requested.includes('all')) return [...available];
-  const unknown = requested.filter((p) => !available.includes(p));
-  if (unknown.length) throw new Error(`WORKER_POOLS names unknown pool(s): ${unknown.join(', ')} (known: ${available.join(', ')})`);
-  return [...new Set(requested)];
-}
+import { resolvePools } from './pools.js';
+import { RoutingHost } from './routing-host.js';
 
 /**
  * Loads and warms the model versions of this worker's pools (once each, in the background),
@@ -62,8 +55,8 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     metrics: MetricsRegistry,
   ) {
     this.metrics = new WorkerMetrics(metrics);
-    // The tenant pool serves uploaded models (loaded on demand): it is always a known pool.
-    this.pools = resolvePools(config.env.WORKER_POOLS, [...new Set([...catalogue.pools(), TENANT_POOL])]);
+    // The tenant pool serves uploaded models (loaded on demand): a known pool, served only when named.
+    this.pools = resolvePools(config.env.WORKER_POOLS, catalogue.pools().filter((p) => p !== TENANT_POOL), TENANT_POOL, config.env.WORKER_MIXED_POOLS === 'on');
     const observer: HostObserver = {
       onInference: (ref, ms, batch) => {
         const labels = modelLabels(ref);
@@ -75,7 +68,23 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     };
     // ORT_SESSION_THREADS=on (default): each model version's session runs in its own worker
     // thread, off this event loop (queue work and model work overlap; /healthz answers during a run).
-    this.host = config.env.ORT_SESSION_THREADS === 'on' ? new ThreadedModelHost(observer) : new OnnxModelHost(observer);
+    const platformHost = config.env.ORT_SESSION_THREADS === 'on' ? new ThreadedModelHost(observer) : new OnnxModelHost(observer);
+    // Uploaded models never run in this process: each in a child process with an empty
+    // environment, an address-space limit and a deadline per run (docs/SECURITY.md).
+    const prlimit = findPrlimit();
+    if (this.pools.includes(TENANT_POOL) && !prlimit) this.logger.warn('prlimit (util-linux) not found: uploaded models run without an address-space limit (their deadline still applies)');
+    const tenantHost = this.pools.includes(TENANT_POOL)
+      ? new ThreadedModelHost(observer, {
+          isolation: {
+            runDeadlineMs: config.env.TENANT_RUN_DEADLINE_MS,
+            addressSpaceBytes: config.env.TENANT_MODEL_MEMORY_MB * 1024 * 1024,
+            prlimit,
+            // Outputs at most as large as the largest input a v2 request may carry (8 bytes per element).
+            maxOutputBytes: config.env.V2_MAX_ELEMENTS * 8,
+          },
+        })
+      : null;
+    this.host = tenantHost ? new RoutingHost(platformHost, tenantHost) : platformHost;
     this.models = new WorkerModels(
       this.host,
       catalogue.entries().filter((m) => this.pools.includes(m.pool)),

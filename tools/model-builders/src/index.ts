@@ -25,3 +25,4 @@ export {
   type TinyRepositoryModel,
 } from './tiny-model.js';
 export { float32Raw, floatValueInfo } from './onnx-build.js';
+export { BOMB_OUTPUT, BOMB_SHAPE_INPUT, buildExternalDataModel, buildLoopBomb, buildOutputBomb, LOOP_TRIPS_INPUT } from './hostile-models.js';

@@ -1,9 +1,10 @@
 // The one place in Stratum that reads process.env (enforced by the lint config).
 import { parseEnv } from './load.js';
 import type { Env } from './schema.js';
+import { secretsIn, withThrowawaySecrets } from './worker-env.js';
 
 export function readProcessEnv(): Env {
-  return parseEnv(process.env);
+  return parseEnv(withThrowawaySecrets(process.env));
 }
 
 /**
@@ -17,4 +18,9 @@ export function readDevelopmentEnv(): Env {
 /** A copy of this process's environment, for spawning child processes with extra variables. */
 export function inheritedEnv(): Record<string, string | undefined> {
   return { ...process.env };
+}
+
+/** The gateway's secrets (of GATEWAY_SECRETS) set in this process's environment. */
+export function presentSecrets(): string[] {
+  return secretsIn(process.env);
 }

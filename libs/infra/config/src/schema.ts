@@ -76,8 +76,14 @@ export const envSchema = z
 
     WORKER_HOST: z.string().min(1).default('127.0.0.1'),
     WORKER_PORT: port.default(3001),
-    /** Model pools this worker consumes: "all" or a comma-separated list. */
+    /** Model pools this worker consumes: "all" (every platform pool, never the tenant pool) or a comma-separated list; "tenant" only when named. */
     WORKER_POOLS: csv.default(['all']),
+    /** "on" lets one worker consume the tenant pool together with platform pools (off: a tenant worker serves uploads only). */
+    WORKER_MIXED_POOLS: z.enum(['on', 'off']).default('off'),
+    /** Deadline of one uploaded-model run (ms): past it its process is killed and the prediction fails with model_timeout. */
+    TENANT_RUN_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    /** Address-space limit (RLIMIT_AS) of each uploaded model's process, MiB; Node.js and onnxruntime take about 1.1 GiB of it themselves. */
+    TENANT_MODEL_MEMORY_MB: z.coerce.number().int().min(1536).max(1 << 20).default(2048),
     WORKER_CONCURRENCY: positiveInt.max(256).default(4),
     /** Dynamic batching of concurrent jobs per model version ("off": every call runs alone, whatever the model config says). */
     WORKER_BATCHING: z.enum(['on', 'off']).default('on'),

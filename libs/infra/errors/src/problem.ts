@@ -45,6 +45,8 @@ export const PROBLEM_CODES = {
   invalid_tensor: { status: 422, title: 'Tensor does not match the model' },
   model_invalid: { status: 422, title: 'Model refused' },
   model_error: { status: 422, title: 'The model failed on this input' },
+  model_timeout: { status: 422, title: 'The model ran past its deadline' },
+  model_memory_exceeded: { status: 422, title: 'The model needed more memory than it may use' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   queue_unavailable: { status: 503, title: 'Queue unavailable' },

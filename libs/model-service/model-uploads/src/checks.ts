@@ -30,6 +30,53 @@ function absurd(dims: readonly (number | null)[]): string | null {
   return null;
 }
 
+type Tensor = onnxProto.onnx.ITensorProto;
+type Graph = onnxProto.onnx.IGraphProto;
+type Node = onnxProto.onnx.INodeProto;
+
+function tensorsOfNode(node: Node): { tensors: Tensor[]; graphs: Graph[] } {
+  const tensors: Tensor[] = [];
+  const graphs: Graph[] = [];
+  for (const a of node.attribute ?? []) {
+    if (a.t) tensors.push(a.t);
+    tensors.push(...(a.tensors ?? []));
+    for (const sp of [a.sparseTensor, ...(a.sparseTensors ?? [])]) if (sp) tensors.push(...[sp.values, sp.indices].filter((t): t is Tensor => !!t));
+    if (a.g) graphs.push(a.g);
+    graphs.push(...(a.graphs ?? []));
+  }
+  return { tensors, graphs };
+}
+
+/**
+ * The first tensor anywhere in the model (initializers, sparse initializers, constant
+ * attributes, subgraphs of Loop/If/Scan, functions) stored outside the file
+ * (`data_location = EXTERNAL` or any `external_data` entry): onnxruntime would read whatever
+ * path it names. Null when every tensor is inside the file.
+ */
+export function externalTensor(model: onnxProto.onnx.IModelProto): { name: string; location: string } | null {
+  const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
+  const found = (t: Tensor) => t.dataLocation === EXTERNAL || (t.externalData ?? []).length > 0;
+  const where = (t: Tensor) => ({ name: t.name ?? '(unnamed)', location: (t.externalData ?? []).find((e) => e.key === 'location')?.value ?? '(unnamed file)' });
+  const graphs: Graph[] = model.graph ? [model.graph] : [];
+  const nodes: Node[] = (model.functions ?? []).flatMap((f) => f.node ?? []);
+  // Iterative walk: a hostile file can nest subgraphs deeply.
+  while (graphs.length > 0 || nodes.length > 0) {
+    const g = graphs.pop();
+    if (g) {
+      const direct = [...(g.initializer ?? []), ...(g.sparseInitializer ?? []).flatMap((sp) => [sp.values, sp.indices].filter((t): t is Tensor => !!t))];
+      const hit = direct.find(found);
+      if (hit) return where(hit);
+      nodes.push(...(g.node ?? []));
+      continue;
+    }
+    const { tensors, graphs: sub } = tensorsOfNode(nodes.pop()!);
+    const hit = tensors.find(found);
+    if (hit) return where(hit);
+    graphs.push(...sub);
+  }
+  return null;
+}
+
 export function checkOnnxBytes(bytes: Uint8Array): CheckResult {
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -52,6 +99,14 @@ export function checkOnnxBytes(bytes: Uint8Array): CheckResult {
   for (const init of graph.initializer ?? []) {
     const bad = absurd((init.dims ?? []).map((d) => Number(d)));
     if (bad) return { ok: false, reason: 'absurd_shape', message: `Weight "${init.name}" declares an absurd shape (${bad}).` };
+  }
+  const external = externalTensor(model);
+  if (external) {
+    return {
+      ok: false,
+      reason: 'external_data',
+      message: `Tensor "${external.name}" is stored in an external data file (${JSON.stringify(external.location).slice(0, 120)}); upload a single self-contained .onnx file (weights inside the model).`,
+    };
   }
   return { ok: true };
 }

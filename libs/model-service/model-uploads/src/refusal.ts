@@ -8,6 +8,7 @@ export type RefusalReason =
   | 'no_graph'
   | 'unsupported_type'
   | 'absurd_shape'
+  | 'external_data'
   | 'load_failed'
   | 'warmup_failed'
   | 'timeout'

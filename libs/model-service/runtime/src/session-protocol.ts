@@ -7,7 +7,8 @@ import type { SessionSettings } from './session-core.js';
 import type { ModelSignature, TensorData } from '#model-service/tensors';
 
 export type ToThread =
-  | { op: 'load'; id: number; settings: SessionSettings }
+  /** `maxOutputBytes` (isolated children): a run returning more fails with model_memory_exceeded; allocation failures too. */
+  | { op: 'load'; id: number; settings: SessionSettings; maxOutputBytes?: number }
   | { op: 'run'; id: number; feeds: Record<string, TensorData> }
   /** Release the session and end the thread (handled after the runs before it). */
   | { op: 'exit'; id: number };
