@@ -3,9 +3,8 @@ import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from 
 import type { FastifyReply } from 'fastify';
 import {
   ApiKeysService,
-  parseApiKeyListFilter,
+  parseApiKeyListQuery,
   parseCreateApiKey,
-  parsePage,
   parseRollApiKey,
   parseUpdateApiKey,
   type ApiKeyPage,
@@ -13,7 +12,6 @@ import {
   type ApiKeyWithSecret,
 } from '#platform/key-management';
 import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
-import { single } from './query-param.js';
 
 /** Responses that carry a secret must never be cached by anything in between. */
 function noStore(reply: FastifyReply): void {
@@ -51,8 +49,7 @@ export class ApiKeysController {
   @ApiQuery({ name: 'include_revoked', required: false, enum: ['true', 'false'] })
   @ApiResponse({ status: 200, description: 'A page of keys', schema: { $ref: '#/components/schemas/ApiKeyList' } })
   async list(@CurrentActor() actor: Actor, @Query() query: Record<string, unknown>): Promise<{ object: 'list' } & ApiKeyPage> {
-    const page = parsePage(single(query['limit'], 'limit'), single(query['starting_after'], 'starting_after'));
-    const filter = parseApiKeyListFilter({ mode: single(query['mode'], 'mode'), include_revoked: single(query['include_revoked'], 'include_revoked') });
+    const { filter, page } = parseApiKeyListQuery(query);
     return { object: 'list', ...(await this.keys.list(actor, filter, page)) };
   }
 

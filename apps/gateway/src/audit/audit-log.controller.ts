@@ -2,7 +2,6 @@ import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuditLogRepository, parseAuditQuery, type AuditEntryView } from '#platform/audit';
 import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
-import { single } from '../api-keys/query-param.js';
 
 /** Read-only: the audit log has no write route; entries are written with the changes they record. */
 @ApiTags('audit-log')
@@ -24,9 +23,7 @@ export class AuditLogController {
   @ApiQuery({ name: 'starting_after', required: false, description: 'next_cursor of the previous page' })
   @ApiResponse({ status: 200, description: 'A page of entries', schema: { $ref: '#/components/schemas/AuditEntryList' } })
   async list(@CurrentActor() actor: Actor, @Query() query: Record<string, unknown>): Promise<{ object: 'list'; data: AuditEntryView[]; has_more: boolean; next_cursor: string | null }> {
-    const names = ['action', 'actor_id', 'target_id', 'since', 'until', 'limit', 'starting_after'] as const;
-    const q = Object.fromEntries(names.map((n) => [n, single(query[n], n)])) as Record<(typeof names)[number], string | undefined>;
-    const { filter, page } = parseAuditQuery(q);
+    const { filter, page } = parseAuditQuery(query);
     return { object: 'list', ...(await this.audit.list(actor, filter, page)) };
   }
 }

@@ -6,7 +6,8 @@ import { ProblemError } from '#infra/errors';
 import { SessionStore, sessionRequired, type SessionUser } from '#platform/identity';
 import { CurrentActor, CurrentOrg, CurrentUser, OrganizationsRepository, OrgGuard, RequirePermission, scopesAllow, SessionGuard, UUID, type Actor, type TenancyRequest } from '#platform/tenancy';
 import type { Organization } from '#infra/db';
-import { createInvitationBody, createOrgBody, DEFAULT_INVITATION_SECONDS, parseBody, parsePage, updateMemberBody, updateOrgBody } from '../auth/parse-body.js';
+import { pageQuery, parseQuery, toPage } from '#infra/errors';
+import { createInvitationBody, createOrgBody, DEFAULT_INVITATION_SECONDS, parseBody, updateMemberBody, updateOrgBody } from '../auth/parse-body.js';
 import { OrgsService } from './orgs.service.js';
 import { organizationView } from './views.js';
 
@@ -82,8 +83,8 @@ export class OrgController {
   @ApiOperation({ summary: 'List members (newest first, cursor pages)' })
   @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
   @ApiQuery({ name: 'starting_after', required: false, description: 'next_cursor of the previous page' })
-  listMembers(@CurrentActor() actor: Actor, @Query('limit') limit?: string, @Query('starting_after') after?: string) {
-    return this.orgs.listMembers(actor, parsePage(limit, after));
+  listMembers(@CurrentActor() actor: Actor, @Query() query: unknown) {
+    return this.orgs.listMembers(actor, toPage(parseQuery(pageQuery, query)));
   }
 
   @Get('members/:memberId')
@@ -115,8 +116,8 @@ export class OrgController {
   @ApiOperation({ summary: 'List pending invitations (newest first, cursor pages)' })
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'starting_after', required: false })
-  listInvitations(@CurrentActor() actor: Actor, @Query('limit') limit?: string, @Query('starting_after') after?: string) {
-    return this.orgs.listInvitations(actor, parsePage(limit, after));
+  listInvitations(@CurrentActor() actor: Actor, @Query() query: unknown) {
+    return this.orgs.listInvitations(actor, toPage(parseQuery(pageQuery, query)));
   }
 
   @Post('invitations')

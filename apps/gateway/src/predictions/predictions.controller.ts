@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, UseG
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#platform/api-keys';
-import { ProblemError } from '#infra/errors';
+import { pageQuery, parseQuery, toPage } from '#infra/errors';
 import { parsePreferWait, type PredictionView } from '#platform/predictions';
 import { parseCreatePredictionBody, parseIdempotencyKey } from './create-prediction.body.js';
 import { PredictionsService } from './predictions.service.js';
@@ -43,10 +43,8 @@ export class PredictionsController {
   @ApiOperation({ summary: 'List predictions, newest first (cursor pages)' })
   @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
   @ApiQuery({ name: 'starting_after', required: false, description: 'next_cursor of the previous page' })
-  async list(@CurrentKey() key: AuthenticatedKey, @Query('limit') limit?: string, @Query('starting_after') after?: string) {
-    const n = limit === undefined ? 20 : Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 100) throw new ProblemError('bad_request', 'limit must be an integer from 1 to 100.');
-    return { object: 'list', ...(await this.predictions.list(key, { limit: n, ...(after ? { after } : {}) })) };
+  async list(@CurrentKey() key: AuthenticatedKey, @Query() query: unknown) {
+    return { object: 'list', ...(await this.predictions.list(key, toPage(parseQuery(pageQuery, query)))) };
   }
 
   @Get(':id')
