@@ -73,7 +73,7 @@ export function validationProblem(what: 'request body' | 'query', errors: FieldE
 /** Parses a JSON body with `schema` or throws 422 validation_failed naming every failing member. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw validationProblem('request body', [{ path: '', message: 'must be a JSON object' }]);
+    throw new ProblemError('validation_failed', 'The request body must be a JSON object.', { extensions: { errors: [{ path: '', message: 'must be a JSON object' }] } });
   }
   const parsed = schema.safeParse(body, PARSE);
   if (parsed.success) return parsed.data;
