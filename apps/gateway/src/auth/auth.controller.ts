@@ -16,15 +16,18 @@ export class AuthController {
   ) {}
 
   @Post('auth/signup')
+  @HttpCode(202)
   @ApiOperation({
     summary: 'Sign up',
-    description: 'Creates the user and an organization (free plan) owned by them, and starts a session (cookie `stratum_session`). An email that already has an account is a log-in with that password.',
+    description:
+      'Creates the user and an organization (free plan) owned by them, then answers 202; log in next (POST /v1/auth/login) to get a session. An email that already has an account gets the same 202 and nothing changes, so this route never tells whether an email is registered.',
   })
-  @ApiContract({ body: { schema: signupBody, name: 'Signup' }, responses: { 201: { description: 'Signed up (or logged in); body as GET /v1/me', schema: 'Me' } }, problems: ['invalid_credentials', 'rate_limited'] })
-  async signup(@Body() body: unknown, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<MeView> {
-    const { session, me } = await this.auth.signup(parseBody(signupBody, body), request.ip);
-    void reply.header('set-cookie', session.cookie).header('cache-control', 'no-store').status(201);
-    return me;
+  @ApiContract({ body: { schema: signupBody, name: 'Signup' }, responses: { 202: { description: 'Accepted: the same answer whether the email was free or not; log in next', schema: 'SignupAccepted' } }, problems: ['rate_limited'] })
+  async signup(@Body() body: unknown, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ object: 'signup'; email: string }> {
+    const parsed = parseBody(signupBody, body);
+    await this.auth.signup(parsed, request.ip);
+    void reply.header('cache-control', 'no-store');
+    return { object: 'signup', email: parsed.email };
   }
 
   @Post('auth/login')

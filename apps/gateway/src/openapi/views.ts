@@ -98,6 +98,11 @@ view('InvitationWithToken', Invitation.extend({ token: z.string().describe('One-
 list('Invitation', Invitation);
 
 view(
+  'SignupAccepted',
+  z.object({ object: z.literal('signup'), email: z.string() }).describe('The same answer whether the email was free (the account was created) or not (nothing changed); log in next.'),
+);
+
+view(
   'Me',
   z.object({
     object: z.literal('user'),
