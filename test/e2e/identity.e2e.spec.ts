@@ -61,7 +61,7 @@ describe('signup', () => {
     const r = await c.call('POST', '/v1/auth/signup', { body: { email: 'not-an-email', password: 'short', admin: true } });
     expectProblem(r, 422, 'validation_failed');
     const paths = (r.json.errors as { path: string }[]).map((e) => e.path).sort();
-    expect(paths).toEqual(['', '/email', '/password']);
+    expect(paths).toEqual(['/admin', '/email', '/password']);
     const long = await c.signupOnly('long@example.com', 'x'.repeat(257));
     expectProblem(long, 422, 'validation_failed');
     expectProblem(await c.call('POST', '/v1/auth/signup', { body: [] }), 422, 'validation_failed');
