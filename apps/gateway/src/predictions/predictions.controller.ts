@@ -6,6 +6,7 @@ import { ProblemError } from '#infra/errors';
 import { parsePreferWait, type PredictionView } from '#platform/predictions';
 import { parseCreatePredictionBody, parseIdempotencyKey } from './create-prediction.body.js';
 import { PredictionsService } from './predictions.service.js';
+import { appendQuotaHeaders } from '../quotas/quota-headers.js';
 
 @ApiTags('predictions')
 @ApiBearerAuth()
@@ -31,10 +32,11 @@ export class PredictionsController {
     const parsed = parseCreatePredictionBody(body);
     const waitSeconds = parsePreferWait(prefer);
     const idem = parseIdempotencyKey(idempotencyKey);
-    const { prediction, finished, replayed } = await this.predictions.create(key, parsed, { waitSeconds, ...(idem ? { idempotencyKey: idem } : {}) });
+    const { prediction, finished, replayed, quota } = await this.predictions.create(key, parsed, { waitSeconds, ...(idem ? { idempotencyKey: idem } : {}) });
     void reply.header('location', prediction.urls.get);
     if (waitSeconds !== null) void reply.header('preference-applied', `wait=${waitSeconds}`);
     if (replayed) void reply.header('idempotent-replayed', 'true');
+    appendQuotaHeaders(reply, quota);
     void reply.status(replayed ? 200 : finished ? 201 : 202);
     return prediction;
   }
