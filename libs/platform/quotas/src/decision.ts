@@ -77,7 +77,7 @@ export const SETTLE_SCRIPT = `
 local n = redis.call('HGET', KEYS[2], ARGV[1])
 if not n then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(n))
+redis.call('HINCRBY', KEYS[1], 'reserved', 0 - tonumber(n))
 local actual = tonumber(ARGV[2])
 if actual >= 0 then redis.call('HINCRBY', KEYS[1], 'used', actual) end
 return 1

@@ -147,7 +147,7 @@ export class QuotaService {
     }
     const ttl = secondsToReset(period, Date.now()) + KEEP_AFTER_PERIOD_S;
     const wrote = await this.redis.redis.eval(INIT_SCRIPT, 2, ...this.keys(scope, period), how, String(used), String(ttl), ...pairs);
-    if (wrote === 1) this.logger.log(`rebuilt the ${scope.mode} quota counter of ${scope.orgId} for ${period.id} from the ledger: used ${used}, reserved ${reserved}`);
+    if (wrote === 1 && used + reserved > 0) this.logger.log(`rebuilt the ${scope.mode} quota counter of ${scope.orgId} for ${period.id} from the ledger: used ${used}, reserved ${reserved}`);
     return { used, reserved };
   }
 
