@@ -114,7 +114,7 @@ describe('reservations settled by the lifecycle', () => {
     // Redelivered events (at least once) change nothing.
     const events = await db.prisma.predictionEvent.findMany({ where: { predictionId: { in: [failed, canceled, ok] } } });
     const consumer = new QuotaConsumer(quotas);
-    for (const e of events) await consumer.handle({ id: e.id, type: e.type, orgId: e.orgId, predictionId: e.predictionId, data: e.data, occurredAt: e.occurredAt } as never);
+    for (const e of events) await consumer.handle({ id: e.id, type: e.type, orgId: e.orgId, predictionId: e.predictionId, data: e.data, occurredAt: e.createdAt } as never);
     expect(await now(scope)).toEqual({ used: 5, reserved: 0 });
   });
 
