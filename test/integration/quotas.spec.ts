@@ -9,7 +9,7 @@ import { AppConfig, parseEnv, readProcessEnv } from '#infra/config';
 import { uuidv7, type PrismaClient } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { RedisClient } from '#infra/redis';
-import { QuotaConsumer, QuotaService, decide, monthPeriod, type QuotaScope, type QuotaState } from '#platform/quotas';
+import { QuotaConsumer, QuotaService, SWEEP_GRACE_MS, decide, monthPeriod, type QuotaScope, type QuotaState } from '#platform/quotas';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { drain, testLifecycle, type TestLifecycle } from '../support/lifecycle.js';
 import { insertApiKey, insertOrg } from '../support/keys.js';
@@ -201,6 +201,31 @@ describe('rebuild from the ledger', () => {
     await admit(quotas, o, 'single');
     await expect(quotas.reserve(scope, uuidv7(), 1)).rejects.toMatchObject({ code: 'quota_exceeded' });
     expect(await now(scope)).toEqual({ used: 4, reserved: 2 });
+  });
+});
+
+describe('the sweep', () => {
+  it('releases reservations without a stored prediction and settles finished ones past the grace period; running ones keep theirs', async () => {
+    const o = await orgOnPlan(100, 'block');
+    const scope: QuotaScope = { orgId: o.orgId, mode: 'live' };
+    const ghost = uuidv7();
+    await quotas.reserve(scope, ghost, 2); // the gateway "died" before storing it
+    await admit(quotas, o); // running
+    const failed = await admit(quotas, o);
+    await t.lifecycle.start({ orgId: o.orgId }, failed, 1, new Date());
+    await t.lifecycle.fail({ orgId: o.orgId }, failed, { code: 'invalid_input', message: 'x' }, null, new Date());
+    const ok = await admit(quotas, o, 'triple');
+    await succeed(o.orgId, ok, 2); // neither event consumed yet
+    expect(await now(scope)).toEqual({ used: 0, reserved: 7 });
+
+    await quotas.sweep(Date.now()); // all within the grace period: untouched
+    expect(await now(scope)).toEqual({ used: 0, reserved: 7 });
+    const r = await quotas.sweep(Date.now() + SWEEP_GRACE_MS + 1_000);
+    expect(r.released).toBeGreaterThanOrEqual(1);
+    expect(r.settled).toBeGreaterThanOrEqual(2);
+    expect(await now(scope)).toEqual({ used: 2, reserved: 1 });
+    await settleAll(); // the consumer comes later: nothing counts twice
+    expect(await now(scope)).toEqual({ used: 2, reserved: 1 });
   });
 });
 

@@ -10,7 +10,7 @@ import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
-import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService } from '#platform/quotas';
+import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService, QuotaSweeper } from '#platform/quotas';
 import { featureUnitEstimate } from './quotas/quota-headers.js';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
@@ -44,6 +44,7 @@ import { V2Service } from './v2/v2.service.js';
     { provide: QUOTA_ESTIMATOR, useValue: featureUnitEstimate },
     QuotaService,
     QuotaConsumer,
+    QuotaSweeper,
     { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer) => [usage, quota], inject: [UsageConsumer, QuotaConsumer] },
     OutboxDispatcher,
     PredictionRecovery,

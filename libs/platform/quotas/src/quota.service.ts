@@ -33,6 +33,9 @@ export interface QuotaOutcome {
 
 /** Counters outlive their month by this much (a late settlement still finds its reservation). */
 const KEEP_AFTER_PERIOD_S = 35 * 86_400;
+/** The sweep repairs reservations older than this (a submission stores its row within milliseconds of reserving). */
+export const SWEEP_GRACE_MS = 120_000;
+const RESERVATIONS_KEY = /\{([0-9a-f-]{36}):(live|test):\d{4}-\d{2}\}:r$/;
 
 /**
  * Monthly unit quotas. The counter of an (organization, mode, month) lives in Redis as a hash
@@ -149,6 +152,37 @@ export class QuotaService {
     const wrote = await this.redis.redis.eval(INIT_SCRIPT, 2, ...this.keys(scope, period), how, String(used), String(ttl), ...pairs);
     if (wrote === 1 && used + reserved > 0) this.logger.log(`rebuilt the ${scope.mode} quota counter of ${scope.orgId} for ${period.id} from the ledger: used ${used}, reserved ${reserved}`);
     return { used, reserved };
+  }
+
+  /**
+   * Repairs reservations the lifecycle will never settle: older than SWEEP_GRACE_MS (their
+   * UUIDv7 says when they were made) and either without a stored prediction (the gateway died
+   * between the reservation and the insert) or already finished (settled here as the consumer
+   * would, idempotently). Running predictions keep theirs. Safe to run on every gateway at once.
+   */
+  async sweep(now = Date.now()): Promise<{ released: number; settled: number }> {
+    const done = { released: 0, settled: 0 };
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.redis.scan(cursor, 'MATCH', this.redis.key('quota', '*:r'), 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const m = RESERVATIONS_KEY.exec(key);
+        if (!m) continue;
+        const scope: QuotaScope = { orgId: m[1]!, mode: m[2] as QuotaMode };
+        const ids = Object.keys(await this.redis.redis.hgetall(key)).filter((id) => now - uuidv7Timestamp(id) > SWEEP_GRACE_MS);
+        if (!ids.length) continue;
+        const rows = new Map((await this.db.prediction.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, units: true } })).map((r) => [r.id, r]));
+        for (const id of ids) {
+          const row = rows.get(id);
+          if (row && (row.status === 'starting' || row.status === 'processing')) continue;
+          const actual = row?.status === 'succeeded' ? (row.units ?? 0) : null;
+          if (await this.settle(scope, id, actual)) done[row ? 'settled' : 'released']++;
+        }
+      }
+    } while (cursor !== '0');
+    if (done.released + done.settled) this.logger.warn(`quota sweep: released ${done.released} orphaned reservations, settled ${done.settled} finished ones`);
+    return done;
   }
 
   /** The counter as Redis holds it (null when missing). */
