@@ -80,6 +80,8 @@ export class QuotaService {
    * throws 429 quota_exceeded. A second reservation of the same id changes nothing.
    */
   async reserve(scope: QuotaScope, predictionId: string, units: number): Promise<QuotaOutcome> {
+    // Fail fast (the queue is on the same Redis: nothing could be enqueued anyway) instead of waiting in ioredis' offline queue.
+    if (this.redis.redis.status !== 'ready') throw new ProblemError('queue_unavailable', 'The queue is unreachable right now; retry shortly.', { headers: { 'retry-after': '5' } });
     const now = new Date(uuidv7Timestamp(predictionId));
     const period = monthPeriod(now);
     const q = await this.limitFor(scope);
