@@ -5,6 +5,7 @@
 // admit exactly 10.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { AppConfig, parseEnv, readProcessEnv } from '#infra/config';
 import { uuidv7, type PrismaClient } from '#infra/db';
 import { ProblemError } from '#infra/errors';
@@ -25,11 +26,17 @@ let quotas: QuotaService;
 /** Units a feature reserves in these tests: "triple" 3, everything else 1. */
 const estimate = (feature: string) => (feature === 'triple' ? 3 : 1);
 
-function service(prisma: PrismaClient, overrides: Record<string, string> = {}): QuotaService {
+/** A service on its own connection, once connected (before that it answers 503 queue_unavailable, as a gateway would). */
+async function service(prisma: PrismaClient, overrides: Record<string, string> = {}): Promise<QuotaService> {
   const config = new AppConfig(parseEnv({ REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix, QUOTA_PLAN_CACHE_MS: '0', ...overrides }));
   const redis = new RedisClient(config);
   clients.push(redis);
-  return new QuotaService(prisma, redis, config, estimate);
+  const q = new QuotaService(prisma, redis, config, estimate);
+  if (redis.redis.status !== 'ready') {
+    await expect(q.reserve({ orgId: uuidv7(), mode: 'test' }, uuidv7(), 1)).rejects.toMatchObject({ code: 'queue_unavailable' });
+    await once(redis.redis, 'ready');
+  }
+  return q;
 }
 
 async function orgOnPlan(limit: number | null, overage: 'block' | 'allow'): Promise<{ orgId: string; keyId: string; testKeyId: string }> {
@@ -60,7 +67,7 @@ const now = (scope: QuotaScope) => quotas.current(scope, monthPeriod(new Date())
 beforeAll(async () => {
   db = await createTestDatabase('quotas');
   t = testLifecycle(db.prisma);
-  quotas = service(db.prisma);
+  quotas = await service(db.prisma);
 });
 
 afterAll(async () => {
@@ -162,7 +169,7 @@ describe('plans', () => {
 
   it('test mode has its own counter (QUOTA_TEST_UNITS_PER_MONTH, always blocking) and never touches the live quota', async () => {
     const o = await orgOnPlan(1000, 'allow');
-    const q = service(db.prisma, { QUOTA_TEST_UNITS_PER_MONTH: '2' });
+    const q = await service(db.prisma, { QUOTA_TEST_UNITS_PER_MONTH: '2' });
     await admit(q, { orgId: o.orgId, keyId: o.testKeyId }, 'single', 'test');
     await admit(q, { orgId: o.orgId, keyId: o.testKeyId }, 'single', 'test');
     await expect(q.reserve({ orgId: o.orgId, mode: 'test' }, uuidv7(), 1)).rejects.toMatchObject({ code: 'quota_exceeded' });
@@ -234,7 +241,7 @@ describe('concurrency', () => {
     const o = await orgOnPlan(25, 'block');
     const scope: QuotaScope = { orgId: o.orgId, mode: 'live' };
     for (let i = 0; i < 15; i++) await admit(quotas, o); // 10 left
-    const other = service(db.prisma);
+    const other = await service(db.prisma);
     const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => (i % 2 ? other : quotas).reserve(scope, uuidv7(), 1)));
     const admitted = results.filter((r) => r.status === 'fulfilled').length;
     const refused = results.filter((r) => r.status === 'rejected' && (r.reason as ProblemError).code === 'quota_exceeded').length;
