@@ -5,11 +5,14 @@
 // lets everything through; a Redis wipe does not hand out a fresh quota.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { readProcessEnv } from '#infra/config';
 import { repoRoot, uuidv7 } from '#infra/db';
+import { writeTinyRepository } from '#tools/model-builders';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { consumerCaughtUp } from '../support/lifecycle.js';
 import { insertApiKey, insertOrg } from '../support/keys.js';
@@ -22,6 +25,7 @@ let db: TestDatabase;
 let gateways: RunningApp[] = [];
 let redis: Redis;
 let image: string;
+let repo: string;
 
 async function tenant(limit: number | null, overage: 'block' | 'allow'): Promise<{ orgId: string; live: string; test: string }> {
   const planKey = `p_${randomBytes(4).toString('hex')}`;
@@ -44,7 +48,10 @@ async function predict(key: string, gateway = gateways[0]!): Promise<{ status: n
 beforeAll(async () => {
   db = await createTestDatabase('quota_e2e');
   image = (await readFile(join(repoRoot(), 'examples', 'hello.png'))).toString('base64');
+  repo = writeTinyRepository(mkdtempSync(join(tmpdir(), 'stratum-quota-repo-')), [{ name: 'tiny-classifier', versions: ['1'], config: { default_version: '1' } }]);
   const env = {
+    MODEL_REPOSITORY: repo,
+    MODEL_STORAGE_DIR: join(repo, '.storage'),
     DATABASE_URL: db.url,
     DATABASE_SCHEMA: db.schema,
     DATABASE_POOL_SIZE: '4',
@@ -64,6 +71,7 @@ afterAll(async () => {
   redis?.disconnect();
   await dropRedisPrefix(prefix);
   await db?.drop();
+  if (repo) rmSync(repo, { recursive: true, force: true });
   expect(codes).toEqual(gateways.map(() => 0));
 });
 
@@ -116,6 +124,20 @@ describe('a blocking plan (limit 10)', () => {
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await predict(t.test, gateways[i % 2])).status);
     expect(statuses).toEqual([202, 202, 202, 429]);
+  });
+});
+
+describe('v2 infer calls', () => {
+  it('reserve 1 unit each too: a plan with nothing left refuses them with 429 before anything is stored', async () => {
+    const t = await tenant(0, 'block');
+    const res = await fetch(`${gateways[1]!.url}/v2/models/tiny-classifier/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.live}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }),
+    });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as { code: string }).code).toBe('quota_exceeded');
+    expect(await db.prisma.prediction.count({ where: { orgId: t.orgId } })).toBe(0);
   });
 });
 
