@@ -28,7 +28,7 @@ const estimate = (feature: string) => (feature === 'triple' ? 3 : 1);
 
 /** A service on its own connection, once connected (before that it answers 503 queue_unavailable, as a gateway would). */
 async function service(prisma: PrismaClient, overrides: Record<string, string> = {}): Promise<QuotaService> {
-  const config = new AppConfig(parseEnv({ REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix, QUOTA_PLAN_CACHE_MS: '0', ...overrides }));
+  const config = new AppConfig(parseEnv({ NODE_ENV: 'test', API_KEY_PEPPER: PEPPER, REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix, QUOTA_PLAN_CACHE_MS: '0', ...overrides }));
   const redis = new RedisClient(config);
   clients.push(redis);
   const q = new QuotaService(prisma, redis, config, estimate);
