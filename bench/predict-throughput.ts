@@ -349,6 +349,8 @@ async function runHttp(
     REDIS_URL: env.REDIS_URL,
     REDIS_PREFIX: prefix,
     API_KEY_PEPPER: PEPPER,
+    // The bench drives a test key: room for every request in the test-mode quota.
+    QUOTA_TEST_UNITS_PER_MONTH: String(opts.requests + opts.warmup + 1_000),
     WORKER_CONCURRENCY: String(opts.workerConcurrency),
     ORT_EXECUTION_PROVIDERS: runtime.executionProviders.join(','),
     ORT_INTRA_OP_THREADS: String(runtime.intraOpThreads),

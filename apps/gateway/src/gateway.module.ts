@@ -10,6 +10,8 @@ import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
+import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService, QuotaSweeper } from '#platform/quotas';
+import { featureUnitEstimate } from './quotas/quota-headers.js';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -40,7 +42,11 @@ import { V2Service } from './v2/v2.service.js';
     ModelUploadsService,
     // System jobs (SYSTEM_JOBS=on, the default): lifecycle consumers, recovery, retention.
     UsageConsumer,
-    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer) => [usage], inject: [UsageConsumer] },
+    { provide: QUOTA_ESTIMATOR, useValue: featureUnitEstimate },
+    QuotaService,
+    QuotaConsumer,
+    QuotaSweeper,
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer) => [usage, quota], inject: [UsageConsumer, QuotaConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
   ],

@@ -7,6 +7,7 @@ import { parsePreferWait, type PredictionView } from '#platform/predictions';
 import { parseCreatePredictionBody, parseIdempotencyKey } from './create-prediction.body.js';
 import { PredictionsService } from './predictions.service.js';
 import { ApiContract } from '../openapi/contract.js';
+import { appendQuotaHeaders } from '../quotas/quota-headers.js';
 
 @ApiTags('predictions')
 @ApiBearerAuth()
@@ -26,7 +27,7 @@ export class PredictionsController {
       201: { description: 'Finished within the wait (succeeded, failed or canceled)', schema: 'Prediction' },
       202: { description: 'Accepted; poll the Location', schema: 'Prediction' },
     },
-    problems: ['invalid_header', 'feature_not_found', 'conflict', 'model_unavailable', 'queue_unavailable'],
+    problems: ['invalid_header', 'feature_not_found', 'conflict', 'quota_exceeded', 'model_unavailable', 'queue_unavailable'],
   })
   async create(
     @CurrentKey() key: AuthenticatedKey,
@@ -38,10 +39,11 @@ export class PredictionsController {
     const parsed = parseCreatePredictionBody(body);
     const waitSeconds = parsePreferWait(prefer);
     const idem = parseIdempotencyKey(idempotencyKey);
-    const { prediction, finished, replayed } = await this.predictions.create(key, parsed, { waitSeconds, ...(idem ? { idempotencyKey: idem } : {}) });
+    const { prediction, finished, replayed, quota } = await this.predictions.create(key, parsed, { waitSeconds, ...(idem ? { idempotencyKey: idem } : {}) });
     void reply.header('location', prediction.urls.get);
     if (waitSeconds !== null) void reply.header('preference-applied', `wait=${waitSeconds}`);
     if (replayed) void reply.header('idempotent-replayed', 'true');
+    appendQuotaHeaders(reply, quota);
     void reply.status(replayed ? 200 : finished ? 201 : 202);
     return prediction;
   }

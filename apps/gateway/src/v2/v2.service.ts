@@ -8,6 +8,8 @@ import { ModelRegistry, PLATFORM_NAMESPACE, TENANT_POOL, type RegisteredModel, t
 import type { ModelSignature } from '#model-service/tensors';
 import { versionReady } from '../models/models.controller.js';
 import { PredictionLifecycle, isTerminal } from '#platform/predictions';
+import { QuotaService } from '#platform/quotas';
+import { uuidv7 } from '#infra/db';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
 /** How long an infer request waits for its result by default (seconds). */
@@ -36,6 +38,7 @@ export class V2Service {
     private readonly registry: ModelRegistry,
     private readonly lifecycle: PredictionLifecycle,
     private readonly readiness: Readiness,
+    private readonly quotas: QuotaService,
     readonly config: AppConfig,
   ) {}
 
@@ -82,6 +85,9 @@ export class V2Service {
     const r = await this.resolve(key, name, version);
     const parsed = parseInferRequest(body, r.signature, { maxElements: this.config.env.V2_MAX_ELEMENTS });
     const inputs = toWire(parsed.feeds);
+    const predictionId = uuidv7();
+    const scope = { orgId: key.orgId, mode: key.mode };
+    await this.quotas.reserve(scope, predictionId, 1); // a model call is 1 unit; 429 quota_exceeded
     const { record: row } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
@@ -95,9 +101,13 @@ export class V2Service {
           outputs: parsed.outputs,
         },
         input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
+        id: predictionId,
       },
       { waitMs: waitSeconds * 1000 },
-    );
+    ).catch(async (e: unknown) => {
+      await this.quotas.abandon(scope, predictionId);
+      throw e;
+    });
     const id = row.id;
     if (!isTerminal(row.status)) {
       const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;

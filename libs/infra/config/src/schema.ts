@@ -115,6 +115,10 @@ export const envSchema = z
     RECOVERY_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
     /** A prediction not finished this long after its creation fails with deadline_exceeded. */
     PREDICTION_DEADLINE_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
+    /** Units a test-mode key's organization may use per calendar month (test usage is free and never counts against the plan's live quota). */
+    QUOTA_TEST_UNITS_PER_MONTH: z.coerce.number().int().min(0).max(1_000_000_000).default(1_000),
+    /** How long a gateway keeps an organization's plan quota in memory (a plan change takes effect within this). */
+    QUOTA_PLAN_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
     /** Inputs and outputs are deleted this many days after a prediction finished (the record stays); lifecycle events too. */
     PREDICTION_RETENTION_DAYS: positiveInt.max(3650).default(30),
     /** A job whose worker stopped renewing its lock for this long is given to another worker (within lock + 2 × stalled check). */
