@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
 import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
+import { RateLimiter } from '#platform/rate-limits';
 import { SessionStore, sessionRequired } from '#platform/identity';
 
 /**
@@ -49,10 +50,11 @@ type EdgeRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
 export function installEdgeAuth(app: NestFastifyApplication): void {
   const verifier = app.get(ApiKeyVerifier, { strict: false });
   const sessions = app.get(SessionStore, { strict: false });
+  const limiter = app.get(RateLimiter, { strict: false });
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', async (request: EdgeRequest) => {
+    .addHook('onRequest', async (request: EdgeRequest, reply) => {
       if (request.is404) {
         if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
           throw new ProblemError('route_not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`);
@@ -66,6 +68,8 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
       const authorization = request.headers.authorization;
       if (rule === 'api_key' || (rule === 'key_or_session' && authorization !== undefined)) {
         request.apiKey = await verifier.verify(bearerToken(authorization), request.ip);
+        // Every key request counts against the key's and the organization's rate (README "Rate limits").
+        void reply.headers(await limiter.admit(request.apiKey));
         return;
       }
       if (!sessions.hasCookie(request)) throw sessionRequired();

@@ -10,6 +10,7 @@ import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
+import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -29,7 +30,7 @@ import { V2Controller } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController],
   providers: [
     PredictionsService,
@@ -39,7 +40,7 @@ import { V2Service } from './v2/v2.service.js';
     ModelUploadsService,
     // System jobs (SYSTEM_JOBS=on, the default): lifecycle consumers, recovery, retention.
     UsageConsumer,
-    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer) => [usage], inject: [UsageConsumer] },
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, concurrency: ConcurrencyConsumer) => [usage, concurrency], inject: [UsageConsumer, ConcurrencyConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
   ],

@@ -4,6 +4,7 @@ import { AppConfig } from '#infra/config';
 import { ProblemError } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
+import { ConcurrencyLimiter } from '#platform/rate-limits';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 
@@ -30,6 +31,7 @@ export class PredictionsService {
     private readonly repo: PredictionsRepository,
     private readonly lifecycle: PredictionLifecycle,
     private readonly config: AppConfig,
+    private readonly concurrency: ConcurrencyLimiter,
   ) {}
 
   async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; idempotencyKey?: string }): Promise<CreateResult> {
@@ -44,6 +46,8 @@ export class PredictionsService {
       throw new ProblemError('model_unavailable', `Feature "${feature.name}" has no model pool to run on.`, { headers: { 'retry-after': '30' } });
     }
 
+    // A slot of the organization's in-flight cap, held until the prediction is final (README "Rate limits").
+    const slot = await this.concurrency.acquire(key, (opts.waitSeconds ?? 0) * 1000);
     const { record, replayed } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
@@ -58,7 +62,11 @@ export class PredictionsService {
         ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
       },
       { waitMs: opts.waitSeconds !== null ? opts.waitSeconds * 1000 : null },
-    );
+    ).catch(async (e: unknown) => {
+      await this.concurrency.release(slot);
+      throw e;
+    });
+    await this.concurrency.settle(slot, { id: record.id, final: isTerminal(record.status), replayed });
     return { prediction: this.view(record), finished: isTerminal(record.status), replayed };
   }
 

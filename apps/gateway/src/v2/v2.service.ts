@@ -7,6 +7,7 @@ import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse
 import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
 import type { ModelSignature } from '#model-service/tensors';
 import { PredictionLifecycle, isTerminal } from '#platform/predictions';
+import { ConcurrencyLimiter } from '#platform/rate-limits';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
 /** How long an infer request waits for its result by default (seconds). */
@@ -36,6 +37,7 @@ export class V2Service {
     private readonly lifecycle: PredictionLifecycle,
     private readonly readiness: Readiness,
     readonly config: AppConfig,
+    private readonly concurrency: ConcurrencyLimiter,
   ) {}
 
   /** The model (the org's own or the platform's) and the version asked for (its default otherwise); 404 with `error` when unknown. */
@@ -81,6 +83,7 @@ export class V2Service {
     const r = await this.resolve(key, name, version);
     const parsed = parseInferRequest(body, r.signature, { maxElements: this.config.env.V2_MAX_ELEMENTS });
     const inputs = toWire(parsed.feeds);
+    const slot = await this.concurrency.acquire(key, waitSeconds * 1000);
     const { record: row } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
@@ -96,7 +99,11 @@ export class V2Service {
         input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
       },
       { waitMs: waitSeconds * 1000 },
-    );
+    ).catch(async (e: unknown) => {
+      await this.concurrency.release(slot);
+      throw e;
+    });
+    await this.concurrency.settle(slot, { id: row.id, final: isTerminal(row.status), replayed: false });
     const id = row.id;
     if (!isTerminal(row.status)) {
       const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;

@@ -48,6 +48,7 @@ export const PROBLEM_CODES = {
   model_timeout: { status: 422, title: 'The model ran past its deadline' },
   model_memory_exceeded: { status: 422, title: 'The model needed more memory than it may use' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  concurrency_limited: { status: 429, title: 'Too many predictions in flight' },
   internal_error: { status: 500, title: 'Internal error' },
   queue_unavailable: { status: 503, title: 'Queue unavailable' },
   model_unavailable: { status: 503, title: 'Model unavailable' },
