@@ -130,6 +130,16 @@ describe('rate limits', () => {
     expect((await call(a, '/v1/features', testKey)).json).toMatchObject({ code: 'rate_limited', limit: 'key' });
   });
 
+  it('concurrent requests of a key with a lease share one Redis call and never take more than they use: exactly the burst passes', async () => {
+    // Burst 200 at one request a minute: 50 one after the other (the lease grows), then 150 at once, then one more.
+    const { secrets } = await tenant(await plan('parallel', 1, 200));
+    for (let i = 0; i < 50; i++) expect((await call(a, '/v1/features', secrets[0]!)).status).toBe(200);
+    const burst = await Promise.all(Array.from({ length: 150 }, () => call(a, '/v1/features', secrets[0]!)));
+    expect(burst.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+    const over = await call(a, '/v1/features', secrets[0]!);
+    expect(over.json).toMatchObject({ code: 'rate_limited' });
+  });
+
   it('far from the limit a key does not cost a Redis call per request (leases)', async () => {
     const { secrets } = await tenant(await plan('roomy', 600_000, 100_000));
     const before = await redisCalls(a);

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '#infra/config';
 import { ProblemError } from '#infra/errors';
@@ -54,6 +54,17 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 1
 `;
 
+const REDIS_TIMEOUT_MS = 250;
+
+async function withTimeout<T>(p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis timed out')), REDIS_TIMEOUT_MS)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 type Scripts = {
   stratumSlotAcquire(set: string, cap: number, member: string, ttl: number, setTtl: number): Promise<[number, number]>;
   stratumSlotBind(set: string, released: string, pending: string, id: string, ttl: number): Promise<number>;
@@ -68,6 +79,9 @@ type Scripts = {
  */
 @Injectable()
 export class ConcurrencyLimiter {
+  private readonly logger = new Logger('ConcurrencyLimiter');
+  private warned = false;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly config: AppConfig,
@@ -92,10 +106,21 @@ export class ConcurrencyLimiter {
     return this.config.env.PREDICTION_DEADLINE_SECONDS * 1000 + BOUND_GRACE_MS;
   }
 
-  /** Takes a slot or throws 429 `concurrency_limited`. `waitMs`: how long the request may hold it before its prediction exists. */
-  async acquire(s: ConcurrencySubject, waitMs: number): Promise<ConcurrencySlot> {
+  /**
+   * Takes a slot or throws 429 `concurrency_limited`. `waitMs`: how long the request may hold
+   * it before its prediction exists. Null when Redis fails: the cap is not enforced then (as the
+   * rate limits), the prediction itself is still accepted or refused by the lifecycle.
+   */
+  async acquire(s: ConcurrencySubject, waitMs: number): Promise<ConcurrencySlot | null> {
     const slot: ConcurrencySlot = { set: this.setKey(s.orgId, s.mode), member: `pending:${randomUUID()}`, orgId: s.orgId, mode: s.mode };
-    const [ok, n] = await this.scripts.stratumSlotAcquire(slot.set, s.maxConcurrentPredictions, slot.member, waitMs + PENDING_GRACE_MS, Math.max(this.boundTtlMs, waitMs + PENDING_GRACE_MS));
+    let reply: [number, number];
+    try {
+      reply = await withTimeout(this.scripts.stratumSlotAcquire(slot.set, s.maxConcurrentPredictions, slot.member, waitMs + PENDING_GRACE_MS, Math.max(this.boundTtlMs, waitMs + PENDING_GRACE_MS)));
+    } catch (e) {
+      this.failed(e);
+      return null;
+    }
+    const [ok, n] = reply;
     if (Number(ok) !== 1) {
       throw new ProblemError('concurrency_limited', `The organization has ${Number(n)} predictions in flight, its plan's limit (${s.maxConcurrentPredictions}); retry when one finishes.`, {
         extensions: { limit: 'concurrency', in_flight: Number(n), max_in_flight: s.maxConcurrentPredictions },
@@ -106,14 +131,29 @@ export class ConcurrencyLimiter {
   }
 
   /** After the create: a final (or replayed) prediction gives the slot back, an unfinished one keeps it under its id. */
-  async settle(slot: ConcurrencySlot, prediction: { id: string; final: boolean; replayed: boolean }): Promise<void> {
+  async settle(slot: ConcurrencySlot | null, prediction: { id: string; final: boolean; replayed: boolean }): Promise<void> {
+    if (!slot) return;
     if (prediction.final || prediction.replayed) return this.release(slot);
-    await this.scripts.stratumSlotBind(slot.set, this.releasedKey(slot.orgId, slot.mode, prediction.id), slot.member, prediction.id, this.boundTtlMs);
+    try {
+      await withTimeout(this.scripts.stratumSlotBind(slot.set, this.releasedKey(slot.orgId, slot.mode, prediction.id), slot.member, prediction.id, this.boundTtlMs));
+    } catch (e) {
+      this.failed(e); // the pending slot lapses by itself
+    }
   }
 
   /** Gives a pending slot back (the create failed or needs none). */
-  async release(slot: ConcurrencySlot): Promise<void> {
-    await this.redis.redis.zrem(slot.set, slot.member);
+  async release(slot: ConcurrencySlot | null): Promise<void> {
+    if (!slot) return;
+    try {
+      await withTimeout(this.redis.redis.zrem(slot.set, slot.member));
+    } catch (e) {
+      this.failed(e); // the pending slot lapses by itself
+    }
+  }
+
+  private failed(e: unknown): void {
+    if (!this.warned) this.logger.warn(`concurrency cap not enforced while Redis fails: ${e instanceof Error ? e.message : String(e)}`);
+    this.warned = true;
   }
 
   /** Gives back the slots of predictions that reached a final state (idempotent). */

@@ -75,6 +75,9 @@ interface Local {
   at: number;
   key: BucketState;
   org: BucketState;
+  /** Requests waiting for the Redis call in flight (at most one per key and gateway). */
+  waiters: { resolve: (h: RateLimitHeaders) => void; reject: (e: unknown) => void }[];
+  busy: boolean;
 }
 
 export type RateLimitHeaders = Record<string, string>;
@@ -110,44 +113,84 @@ export class RateLimiter {
   /** Admits one request of `s` or throws 429 `rate_limited`; returns the RateLimit header fields to send. */
   async admit(s: RateLimitSubject): Promise<RateLimitHeaders> {
     const now = Date.now();
-    const l = this.local.get(s.keyId);
-    if (l && l.tokens > 0 && now < l.expires) {
+    let l = this.local.get(s.keyId);
+    if (l && l.tokens > 0 && now < l.expires && l.waiters.length === 0) {
       l.tokens--;
       l.consumed++;
       return this.headers(l, now);
     }
-    const org: RatePolicy = { perMinute: s.orgRateLimitPerMinute, burst: s.rateLimitBurst };
-    const key = keyPolicy(s.rateLimitPerMinute, org);
-    const refund = l && l.tokens > 0 ? l.tokens : 0;
-    const want = l ? leaseSize(l.lastRemaining, l.consumed) : 1;
-    if (l) l.tokens = 0;
-    const reply = await this.take(s, key, org, want, refund);
-    if (reply === null) return {}; // Redis unavailable: admitted without a decision (fail open), no headers
-    const [granted, keyRemaining, keyReset, orgRemaining, orgReset, retryMs, which] = reply;
-    const state: Local = l ?? { tokens: 0, expires: 0, consumed: 0, lastRemaining: 0, at: now, key: { name: 'key', policy: key, remaining: 0, resetMs: 0 }, org: { name: 'organization', policy: org, remaining: 0, resetMs: 0 } };
-    state.key = { name: 'key', policy: key, remaining: keyRemaining, resetMs: keyReset };
-    state.org = { name: 'organization', policy: org, remaining: orgRemaining, resetMs: orgReset };
-    state.lastRemaining = Math.min(keyRemaining, orgRemaining);
-    state.at = now;
     if (!l) {
       if (this.local.size >= MAX_LOCAL_ENTRIES) this.local.clear();
-      this.local.set(s.keyId, state);
+      const org: RatePolicy = { perMinute: s.orgRateLimitPerMinute, burst: s.rateLimitBurst };
+      const key = keyPolicy(s.rateLimitPerMinute, org);
+      l = { tokens: 0, expires: 0, consumed: 0, lastRemaining: 0, at: now, key: { name: 'key', policy: key, remaining: 0, resetMs: 0 }, org: { name: 'organization', policy: org, remaining: 0, resetMs: 0 }, waiters: [], busy: false };
+      this.local.set(s.keyId, l);
     }
-    if (granted < 1) {
-      state.consumed = 0;
-      const limit = which === 'key' ? 'key' : 'organization';
-      this.refused.inc({ limit });
-      const retry = retryAfterSeconds(retryMs);
-      throw new ProblemError('rate_limited', `Rate limit of the ${limit === 'key' ? 'API key' : 'organization'} reached (${Math.floor(limit === 'key' ? key.perMinute : org.perMinute)} requests per minute, bursts of ${limit === 'key' ? key.burst : org.burst}); retry in ${retry} s.`, {
-        extensions: { limit },
-        headers: { ...this.headers(state, now), 'retry-after': String(retry) },
-      });
+    const state = l;
+    return new Promise<RateLimitHeaders>((resolve, reject) => {
+      state.waiters.push({ resolve, reject });
+      if (!state.busy) void this.pump(s, state);
+    });
+  }
+
+  /**
+   * One Redis call at a time per key: the requests that arrive meanwhile wait for it, and the
+   * next call asks for all of them at once (near the limit exactly that many, so every request
+   * charged in Redis is a request served: no lease strands what another gateway could use).
+   */
+  private async pump(s: RateLimitSubject, l: Local): Promise<void> {
+    l.busy = true;
+    try {
+      for (;;) {
+        let now = Date.now();
+        while (l.tokens > 0 && now < l.expires && l.waiters.length) {
+          l.tokens--;
+          l.consumed++;
+          l.waiters.shift()!.resolve(this.headers(l, now));
+        }
+        if (!l.waiters.length) return;
+        const org: RatePolicy = { perMinute: s.orgRateLimitPerMinute, burst: s.rateLimitBurst };
+        const key = keyPolicy(s.rateLimitPerMinute, org);
+        const refund = l.tokens; // what an expired lease did not use
+        l.tokens = 0;
+        const want = Math.max(l.waiters.length, leaseSize(l.lastRemaining, l.consumed));
+        const reply = await this.take(s, key, org, want, refund);
+        now = Date.now();
+        if (reply === null) {
+          // Redis unavailable: admitted without a decision (fail open), no headers.
+          for (const w of l.waiters.splice(0)) w.resolve({});
+          return;
+        }
+        const [granted, keyRemaining, keyReset, orgRemaining, orgReset, retryMs, which] = reply;
+        l.key = { name: 'key', policy: key, remaining: keyRemaining, resetMs: keyReset };
+        l.org = { name: 'organization', policy: org, remaining: orgRemaining, resetMs: orgReset };
+        l.lastRemaining = Math.min(keyRemaining, orgRemaining);
+        l.at = now;
+        l.consumed = 0;
+        if (granted < 1) {
+          const limit = which === 'key' ? 'key' : 'organization';
+          const p = limit === 'key' ? key : org;
+          const retry = retryAfterSeconds(retryMs);
+          const headers = { ...this.headers(l, now), 'retry-after': String(retry) };
+          for (const w of l.waiters.splice(0)) {
+            this.refused.inc({ limit });
+            w.reject(
+              new ProblemError('rate_limited', `Rate limit of the ${limit === 'key' ? 'API key' : 'organization'} reached (${Math.floor(p.perMinute)} requests per minute, bursts of ${p.burst}); retry in ${retry} s.`, {
+                extensions: { limit },
+                headers,
+              }),
+            );
+          }
+          return;
+        }
+        l.tokens = granted;
+        l.expires = now + LEASE_MS;
+      }
+    } catch (e) {
+      for (const w of l.waiters.splice(0)) w.reject(e);
+    } finally {
+      l.busy = false;
     }
-    // Concurrent misses of one key each add their grant to the same lease.
-    state.tokens += granted - 1;
-    state.consumed = 1;
-    state.expires = now + LEASE_MS;
-    return this.headers(state, now);
   }
 
   private headers(l: Local, now: number): RateLimitHeaders {
