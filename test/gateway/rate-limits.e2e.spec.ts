@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot, uuidv7 } from '#infra/db';
+import { LEASE_MS } from '#platform/rate-limits';
 import { consumerCaughtUp } from '../support/lifecycle.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startApp, type RunningApp } from '../support/processes.js';
@@ -113,7 +114,8 @@ describe('rate limits', () => {
     const second = await call(b, '/v1/features', secrets[0]!);
     expect(second.status).toBe(429);
     expect(second.json).toMatchObject({ code: 'rate_limited', limit: 'key', status: 429 });
-    expect(second.headers.get('retry-after')).toBe('20');
+    // One request per 20 s: allowed again 20 s after the first (19 when the second came a second or more later).
+    expect(['19', '20']).toContain(second.headers.get('retry-after'));
   });
 
   it('the organization bucket is shared by its keys; test mode has buckets of its own with the same limits', async () => {
@@ -143,14 +145,18 @@ describe('rate limits', () => {
   it('far from the limit a key does not cost a Redis call per request (leases)', async () => {
     const { secrets } = await tenant(await plan('roomy', 600_000, 100_000));
     const before = await redisCalls(a);
+    const started = Date.now();
     for (let i = 0; i < 300; i++) {
       const r = await call(a, '/v1/features', secrets[0]!);
       expect(r.status).toBe(200);
     }
     const calls = (await redisCalls(a)) - before;
-    // Leases double with demand: 1, 2, 4 … 256, plus one per 500 ms lease lifetime.
+    const elapsed = Date.now() - started;
+    // Leases double with demand (1, 2, 4 … 256: 9 calls for 300 requests), plus at most one
+    // call per lease lifetime that passed (a busy machine makes the loop slower).
     expect(calls).toBeGreaterThan(0);
-    expect(calls).toBeLessThan(30);
+    expect(calls).toBeLessThanOrEqual(9 + Math.ceil(elapsed / LEASE_MS));
+    expect(calls).toBeLessThan(60);
   });
 });
 
