@@ -110,6 +110,11 @@ export const MANAGEMENT_SCHEMAS: Record<string, Schema> = {
   },
   InvitationWithToken: { allOf: [ref('Invitation'), { type: 'object', properties: { token: str({ description: 'One-time token for POST /v1/invitations/accept; shown once' }) } }] },
   InvitationList: list('Invitation'),
+  SignupAccepted: {
+    type: 'object',
+    description: 'The same answer whether the email was free (the account was created) or not (nothing changed); log in next.',
+    properties: { object: str({ enum: ['signup'] }), email: str() },
+  },
   Me: {
     type: 'object',
     properties: {
@@ -126,7 +131,7 @@ export const MANAGEMENT_SCHEMAS: Record<string, Schema> = {
 
 /** Success answers of the routes whose controllers do not name a schema. */
 const SUCCESS: Record<string, [status: string, schema: string | null]> = {
-  'post /v1/auth/signup': ['201', 'Me'],
+  'post /v1/auth/signup': ['202', 'SignupAccepted'],
   'post /v1/auth/login': ['200', 'Me'],
   'post /v1/auth/logout': ['204', null],
   'get /v1/me': ['200', 'Me'],
@@ -174,7 +179,7 @@ function problemsOf(method: string, path: string, op: Operation): string[] {
   const codes = new Set<string>();
   const hasBody = op.requestBody !== undefined || ['post', 'patch', 'put'].includes(method);
   if (hasBody || (op.parameters ?? []).some((p) => (p as { in?: string }).in === 'query')) codes.add('400');
-  codes.add('401');
+  if (path !== '/v1/auth/signup') codes.add('401'); // sign-up answers 202 whatever the email
   if (path === '/v1/auth/signup' || path === '/v1/auth/login') codes.add('429');
   if (path.startsWith('/v1/orgs')) codes.add('403');
   if (path.startsWith('/v1/orgs/{org}') || path === '/v1/invitations/accept') codes.add('404');

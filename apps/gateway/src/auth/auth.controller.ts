@@ -15,16 +15,19 @@ export class AuthController {
   ) {}
 
   @Post('auth/signup')
+  @HttpCode(202)
   @ApiOperation({
     summary: 'Sign up',
-    description: 'Creates the user and an organization (free plan) owned by them, and starts a session (cookie `stratum_session`). An email that already has an account is a log-in with that password.',
+    description:
+      'Creates the user and an organization (free plan) owned by them, then answers 202; log in next (POST /v1/auth/login) to get a session. An email that already has an account gets the same 202 and nothing changes, so this route never tells whether an email is registered.',
   })
   @ApiBody({ schema: { type: 'object', required: ['email', 'password'], additionalProperties: false, properties: { email: { type: 'string' }, password: { type: 'string', minLength: 10, maxLength: 256 }, name: { type: 'string' }, organization_name: { type: 'string' } } } })
-  @ApiResponse({ status: 201, description: 'Signed up (or logged in); body as GET /v1/me' })
-  async signup(@Body() body: unknown, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<MeView> {
-    const { session, me } = await this.auth.signup(parseBody(signupBody, body), request.ip);
-    void reply.header('set-cookie', session.cookie).header('cache-control', 'no-store').status(201);
-    return me;
+  @ApiResponse({ status: 202, description: 'Accepted: `{object: "signup", email}`, the same whether the email was free or not; log in next' })
+  async signup(@Body() body: unknown, @Req() request: TenancyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ object: 'signup'; email: string }> {
+    const parsed = parseBody(signupBody, body);
+    await this.auth.signup(parsed, request.ip);
+    void reply.header('cache-control', 'no-store');
+    return { object: 'signup', email: parsed.email };
   }
 
   @Post('auth/login')
