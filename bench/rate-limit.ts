@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { AppConfig, parseEnv, readProcessEnv } from '#infra/config';
+import { AppConfig, parseEnv, readDevelopmentEnv } from '#infra/config';
 import { MetricsRegistry } from '#infra/metrics';
 import { RedisClient } from '#infra/redis';
 import { RateLimiter, type RateLimitSubject } from '#platform/rate-limits';
@@ -82,7 +82,7 @@ async function load(port: number, path: string, total: number): Promise<number> 
 
 async function main(): Promise<void> {
   const prefix = `bench_rl_${randomBytes(4).toString('hex')}`;
-  const config = new AppConfig(parseEnv({ REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix }));
+  const config = new AppConfig(parseEnv({ REDIS_URL: readDevelopmentEnv().REDIS_URL, REDIS_PREFIX: prefix, NODE_ENV: 'development' }));
   const redis = new RedisClient(config);
   const metrics = new MetricsRegistry('bench');
   const limiter = new RateLimiter(redis, metrics);

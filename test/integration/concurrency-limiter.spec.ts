@@ -14,7 +14,7 @@ let redis: RedisClient;
 let limiter: ConcurrencyLimiter;
 
 beforeAll(async () => {
-  const config = new AppConfig(parseEnv({ REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix }));
+  const config = new AppConfig(parseEnv({ REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix, NODE_ENV: 'test' }));
   redis = new RedisClient(config);
   limiter = new ConcurrencyLimiter(redis, config);
   await redis.redis.ping();

@@ -11,7 +11,7 @@ import { dropRedisPrefix } from '../support/redis.js';
 const prefix = `t_ratelimit_${randomBytes(4).toString('hex')}`;
 let redis: RedisClient;
 
-const clientFor = (url: string) => new RedisClient(new AppConfig(parseEnv({ REDIS_URL: url, REDIS_PREFIX: prefix })));
+const clientFor = (url: string) => new RedisClient(new AppConfig(parseEnv({ REDIS_URL: url, REDIS_PREFIX: prefix, NODE_ENV: 'test' })));
 const subject = (perMinute: number, burst: number): RateLimitSubject => ({ keyId: randomUUID(), orgId: randomUUID(), mode: 'live', rateLimitPerMinute: perMinute, orgRateLimitPerMinute: perMinute, rateLimitBurst: burst });
 
 async function outcome(l: RateLimiter, s: RateLimitSubject): Promise<'ok' | 'refused'> {
