@@ -12,6 +12,7 @@ import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsM
 import { UsageConsumer } from '#platform/metering';
 import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService, QuotaSweeper } from '#platform/quotas';
 import { featureUnitEstimate } from './quotas/quota-headers.js';
+import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -32,7 +33,7 @@ import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController],
   providers: [
     PredictionsService,
@@ -46,7 +47,7 @@ import { V2Service } from './v2/v2.service.js';
     QuotaService,
     QuotaConsumer,
     QuotaSweeper,
-    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer) => [usage, quota], inject: [UsageConsumer, QuotaConsumer] },
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, concurrency: ConcurrencyConsumer) => [usage, quota, concurrency], inject: [UsageConsumer, QuotaConsumer, ConcurrencyConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
   ],
