@@ -158,7 +158,7 @@ describe('seedDemo', () => {
     expect(live!.id[14]).toBe('7');
 
     const org = await db.prisma.organization.findUniqueOrThrow({ where: { slug: 'demo' }, include: { plan: true } });
-    expect(org.plan).toMatchObject({ key: 'pro', rateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: null, queuePriority: 1 });
+    expect(org.plan).toMatchObject({ key: 'pro', rateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: 100_000, quotaOverage: 'allow', queuePriority: 1 });
     expect(org.plan.unitPriceMicros).toBeGreaterThan(0);
     const free = await db.prisma.plan.findUniqueOrThrow({ where: { key: 'free' } });
     expect(free).toMatchObject({ rateLimitPerMinute: 60, rateLimitBurst: 60, maxConcurrentPredictions: 10, monthlyQuotaUnits: 1000, queuePriority: 10 });
