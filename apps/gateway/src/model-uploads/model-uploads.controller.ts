@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Organization } from '#infra/db';
+import { Idempotent } from '#platform/idempotency';
 import { CurrentActor, CurrentOrg, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
 import { modelView } from '../models/models.controller.js';
 import { ModelUploadsService, type ModelVersionView } from './model-uploads.service.js';
@@ -21,6 +22,7 @@ export class ModelUploadsController {
 
   @Post(':name/versions/:version')
   @RequirePermission('models:write')
+  @Idempotent()
   @ApiOperation({
     summary: 'Upload an ONNX model as a new version of one of your models',
     description:

@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiKeyVerifier, bearerToken } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
+import { Idempotent } from '#platform/idempotency';
 import { SessionStore, sessionRequired, type SessionUser } from '#platform/identity';
 import { CurrentActor, CurrentOrg, CurrentUser, OrganizationsRepository, OrgGuard, RequirePermission, scopesAllow, SessionGuard, UUID, type Actor, type TenancyRequest } from '#platform/tenancy';
 import type { Organization } from '#infra/db';
@@ -28,6 +29,7 @@ export class OrgsController {
 
   @Post()
   @UseGuards(SessionGuard)
+  @Idempotent()
   @ApiCookieAuth('stratum_session')
   @ApiOperation({ summary: 'Create an organization', description: 'The logged-in user becomes its owner; it starts on the free plan.' })
   @ApiBody({ schema: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string' }, slug: { type: 'string' } } } })
@@ -120,6 +122,7 @@ export class OrgController {
   }
 
   @Post('invitations')
+  @Idempotent()
   @RequirePermission('members:write')
   @ApiOperation({ summary: 'Invite someone', description: 'The response carries the one-time `token` (shown once). Only owners invite owners. Default expiry 7 days, at most 30.' })
   @ApiBody({ schema: { type: 'object', required: ['email', 'role'], additionalProperties: false, properties: { email: { type: 'string' }, role: { type: 'string' }, expires_in_seconds: { type: 'integer', minimum: 60, maximum: 2592000 } } } })

@@ -29,13 +29,3 @@ export function parseCreatePredictionBody(body: unknown): CreatePredictionBody {
   }));
   throw new ProblemError('validation_failed', 'The request body failed validation.', { extensions: { errors } });
 }
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
-    throw new ProblemError('invalid_header', 'Idempotency-Key must be 1-255 visible ASCII characters.');
-  }
-  return header;
-}

@@ -5,6 +5,7 @@ import { ProblemError } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
+import { parseCancelAfter } from '#platform/idempotency';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -20,8 +21,6 @@ export interface CreateResult {
   prediction: PredictionView;
   /** true when the prediction reached a final state within the wait. */
   finished: boolean;
-  /** true when an earlier request with the same Idempotency-Key created it. */
-  replayed: boolean;
 }
 
 @Injectable()
@@ -32,7 +31,7 @@ export class PredictionsService {
     private readonly config: AppConfig,
   ) {}
 
-  async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; idempotencyKey?: string }): Promise<CreateResult> {
+  async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; cancelAfterMs?: number }): Promise<CreateResult> {
     const feature = findFeature(body.feature, body.version);
     if (!feature) {
       throw new ProblemError('feature_not_found', `No feature "${body.feature}"${body.version ? ` at version ${body.version}` : ''}. GET /v1/features lists them.`);
@@ -44,7 +43,7 @@ export class PredictionsService {
       throw new ProblemError('model_unavailable', `Feature "${feature.name}" has no model pool to run on.`, { headers: { 'retry-after': '30' } });
     }
 
-    const { record, replayed } = await this.lifecycle.submit(
+    const { record } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
         feature: feature.name,
@@ -53,13 +52,18 @@ export class PredictionsService {
         models,
         spec: { kind: 'feature' },
         input: body.input,
-        ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+        ...(opts.cancelAfterMs !== undefined ? { cancelAfterMs: opts.cancelAfterMs } : {}),
         ...(body.webhook ? { webhook: body.webhook } : {}),
         ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
       },
       { waitMs: opts.waitSeconds !== null ? opts.waitSeconds * 1000 : null },
     );
-    return { prediction: this.view(record), finished: isTerminal(record.status), replayed };
+    return { prediction: this.view(record), finished: isTerminal(record.status) };
+  }
+
+  /** `Cancel-After` in ms (at most the prediction deadline), undefined when absent; 400 naming the header when malformed. */
+  parseCancelAfter(header: string | undefined): number | undefined {
+    return parseCancelAfter(header, this.config.env.PREDICTION_DEADLINE_SECONDS * 1000);
   }
 
   async get(key: AuthenticatedKey, id: string): Promise<PredictionView> {
