@@ -280,6 +280,17 @@ describe('malformed headers', () => {
 });
 
 describe('durability', () => {
+  it('answers 409 problem+json, never a 500, when a stored response cannot be decrypted (e.g. a rotated pepper)', async () => {
+    const key = idem();
+    expect((await predict(liveKey, input(41), { 'idempotency-key': key })).status).toBe(202);
+    const stored = await db.prisma.idempotentRequest.findFirstOrThrow({ where: { key } });
+    const tampered = Buffer.from(stored.response!);
+    tampered[tampered.length - 1]! ^= 0xff;
+    await db.prisma.idempotentRequest.updateMany({ where: { key }, data: { response: new Uint8Array(tampered) } });
+    expectProblem(await predict(liveKey, input(41), { 'idempotency-key': key }), 409, 'conflict', 'Idempotency-Key');
+  });
+
+
   it('replays after a gateway restart (the record is in Postgres)', async () => {
     const key = idem();
     const first = await predict(liveKey, input(40), { 'idempotency-key': key });

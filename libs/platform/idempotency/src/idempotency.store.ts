@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID }
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '#infra/config';
 import { Prisma, PrismaClient } from '#infra/db';
+import { ProblemError } from '#infra/errors';
 import { decide, type StoredKey } from './decision.js';
 
 /** The part of a response kept for a replay. */
@@ -79,7 +80,14 @@ export class IdempotencyStore implements OnApplicationBootstrap, OnApplicationSh
       if (decision === 'in_flight') return { kind: 'in_flight' };
       if (decision === 'replay') {
         if (stored.status === null || stored.response === null) return { kind: 'in_flight' };
-        return { kind: 'replay', response: { status: stored.status, ...this.open(scope, key, stored.response) } };
+        let opened: { headers: Record<string, string>; body: unknown };
+        try {
+          opened = this.open(scope, key, stored.response);
+        } catch {
+          // Sealed under another pepper (rotated): the first response cannot be given back.
+          throw new ProblemError('conflict', 'The first response of this Idempotency-Key can no longer be replayed; use a new key.', { extensions: { header: 'Idempotency-Key' } });
+        }
+        return { kind: 'replay', response: { status: stored.status, ...opened } };
       }
       // Expired, or abandoned by a gateway that died: take it over unless someone else just did.
       const taken = await this.db.idempotentRequest.updateMany({
