@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '#infra/config';
-import { Prisma, PrismaClient } from '#infra/db';
+import { PrismaClient } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { decide, type StoredKey } from './decision.js';
 
@@ -67,12 +67,9 @@ export class IdempotencyStore implements OnApplicationBootstrap, OnApplicationSh
   async begin(scope: string, key: string, requestHash: string, now = new Date()): Promise<BeginResult> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const token = randomUUID();
-      try {
-        await this.db.idempotentRequest.create({ data: { scope, key, requestHash, state: 'in_flight', token, createdAt: now, lockedAt: now } });
-        return { kind: 'claimed', claim: { scope, key, token } };
-      } catch (e) {
-        if (!(e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002')) throw e;
-      }
+      // INSERT … ON CONFLICT DO NOTHING: a taken key costs no exception round.
+      const inserted = await this.db.idempotentRequest.createMany({ data: [{ scope, key, requestHash, state: 'in_flight', token, createdAt: now, lockedAt: now }], skipDuplicates: true });
+      if (inserted.count === 1) return { kind: 'claimed', claim: { scope, key, token } };
       const stored = await this.db.idempotentRequest.findUnique({ where: { scope_key: { scope, key } } });
       if (!stored) continue; // released meanwhile: try again
       const decision = decide(stored as StoredKey, requestHash, now, this.ttlMs, this.lockMs);
