@@ -108,8 +108,8 @@ export const envSchema = z
     PREDICTION_DEADLINE_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
     /** How long an Idempotency-Key is remembered (its first response replayed); after it the key may be used again. */
     IDEMPOTENCY_TTL_HOURS: positiveInt.max(24 * 30).default(24),
-    /** A request holding an Idempotency-Key this long without finishing (its gateway died) releases the key to a retry of the same request. */
-    IDEMPOTENCY_LOCK_SECONDS: positiveInt.max(3600).default(120),
+    /** A request holding an Idempotency-Key this long without finishing (its gateway died) releases the key to a retry of the same request; above the longest Prefer: wait (60 s). */
+    IDEMPOTENCY_LOCK_SECONDS: z.coerce.number().int().min(65).max(3600).default(120),
     /** Inputs and outputs are deleted this many days after a prediction finished (the record stays); lifecycle events too. */
     PREDICTION_RETENTION_DAYS: positiveInt.max(3650).default(30),
     /** A job whose worker stopped renewing its lock for this long is given to another worker (within lock + 2 × stalled check). */
