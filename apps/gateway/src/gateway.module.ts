@@ -26,12 +26,13 @@ import { PredictionsController } from './predictions/predictions.controller.js';
 import { PredictionsService } from './predictions/predictions.service.js';
 import { ModelUploadsController } from './model-uploads/model-uploads.controller.js';
 import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
-import { V2Controller } from './v2/v2.controller.js';
+import { ProblemsController } from './problems/problems.controller.js';
+import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
 
 @Module({
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, IdempotencyModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController],
   providers: [
     PredictionsService,
     AuthService,

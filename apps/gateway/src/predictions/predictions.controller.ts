@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#platform/api-keys';
-import { ProblemError } from '#infra/errors';
+import { pageQuery, parseQuery, toPage } from '#infra/errors';
 import { parsePreferWait, type PredictionView } from '#platform/predictions';
 import { Idempotent } from '#platform/idempotency';
 import { parseCreatePredictionBody } from './create-prediction.body.js';
 import { PredictionsService } from './predictions.service.js';
+import { ApiContract } from '../openapi/contract.js';
 
 @ApiTags('predictions')
 @ApiBearerAuth()
@@ -20,9 +21,14 @@ export class PredictionsController {
   @ApiHeader({ name: 'Prefer', required: false, description: '`wait` or `wait=N` (seconds, 1-60)' })
   @ApiHeader({ name: 'Cancel-After', required: false, description: 'Cancel the prediction (never billed) if it has not finished within this duration: seconds (`90`) or `30s`, `5m`, `1h30m`' })
   @Idempotent()
-  @ApiBody({ schema: { $ref: '#/components/schemas/CreatePrediction' } })
-  @ApiResponse({ status: 201, description: 'Finished within the wait (succeeded, failed or canceled)' })
-  @ApiResponse({ status: 202, description: 'Accepted; poll the Location' })
+  @ApiContract({
+    body: { schema: 'CreatePrediction' },
+    responses: {
+      201: { description: 'Finished within the wait (succeeded, failed or canceled)', schema: 'Prediction' },
+      202: { description: 'Accepted; poll the Location', schema: 'Prediction' },
+    },
+    problems: ['invalid_header', 'feature_not_found', 'conflict', 'idempotency_in_flight', 'idempotency_key_reused', 'model_unavailable', 'queue_unavailable'],
+  })
   async create(
     @CurrentKey() key: AuthenticatedKey,
     @Body() body: unknown,
@@ -42,17 +48,15 @@ export class PredictionsController {
 
   @Get()
   @ApiOperation({ summary: 'List predictions, newest first (cursor pages)' })
-  @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
-  @ApiQuery({ name: 'starting_after', required: false, description: 'next_cursor of the previous page' })
-  async list(@CurrentKey() key: AuthenticatedKey, @Query('limit') limit?: string, @Query('starting_after') after?: string) {
-    const n = limit === undefined ? 20 : Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 100) throw new ProblemError('bad_request', 'limit must be an integer from 1 to 100.');
-    return { object: 'list', ...(await this.predictions.list(key, { limit: n, ...(after ? { after } : {}) })) };
+  @ApiContract({ query: pageQuery, responses: { 200: { description: 'A page of predictions', schema: 'PredictionList' } } })
+  async list(@CurrentKey() key: AuthenticatedKey, @Query() query: unknown) {
+    return { object: 'list', ...(await this.predictions.list(key, toPage(parseQuery(pageQuery, query)))) };
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Get a prediction' })
   @ApiParam({ name: 'id' })
+  @ApiContract({ responses: { 200: { description: 'The prediction', schema: 'Prediction' } }, problems: ['prediction_not_found'] })
   async get(@CurrentKey() key: AuthenticatedKey, @Param('id') id: string): Promise<PredictionView> {
     return this.predictions.get(key, id);
   }
@@ -60,6 +64,7 @@ export class PredictionsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a prediction that has not finished' })
+  @ApiContract({ body: null, responses: { 200: { description: 'The prediction (canceled, or already finished)', schema: 'Prediction' } }, problems: ['prediction_not_found', 'conflict'] })
   async cancel(@CurrentKey() key: AuthenticatedKey, @Param('id') id: string): Promise<PredictionView> {
     return this.predictions.cancel(key, id);
   }

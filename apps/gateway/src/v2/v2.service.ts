@@ -4,8 +4,9 @@ import { AppConfig } from '#infra/config';
 import { PROBLEM_CODES, ProblemError, type ProblemCode } from '#infra/errors';
 import { Readiness } from '#infra/http';
 import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse, type V2ModelMetadata, type V2ResponseTensor } from '#model-service/inference-protocol';
-import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
+import { ModelRegistry, PLATFORM_NAMESPACE, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
 import type { ModelSignature } from '#model-service/tensors';
+import { versionReady } from '../models/models.controller.js';
 import { PredictionLifecycle, isTerminal } from '#platform/predictions';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
@@ -58,19 +59,19 @@ export class V2Service {
 
   async readyState(r: ResolvedModel): Promise<ReadyState> {
     const onDemandWorkers = r.model.pool === TENANT_POOL ? await this.registry.poolWorkers(TENANT_POOL) : 0;
-    return { ready: r.version.warmWorkers > 0 || onDemandWorkers > 0, warmWorkers: r.version.warmWorkers, onDemandWorkers };
+    return { ready: versionReady(r.model.pool, r.version.warmWorkers, onDemandWorkers), warmWorkers: r.version.warmWorkers, onDemandWorkers };
   }
 
-  /** Server readiness: Postgres and Redis reachable, and some live worker serves a model this key may call. */
-  async serverReady(key: AuthenticatedKey): Promise<{ ready: boolean; checks: Record<string, string> }> {
+  /**
+   * Server readiness for probes (no key): Postgres and Redis reachable, and some live worker
+   * holds a model warm or serves the tenant pool. Only the verdict; the reasons are on the admin listener.
+   */
+  async serverReady(): Promise<boolean> {
     const deps = await this.readiness.evaluate();
-    // Tenants learn which dependency is down, never its error text (that is on the admin listener).
-    if (!deps.ready) return { ready: false, checks: Object.fromEntries(Object.entries(deps.checks).map(([k, v]) => [k, v === 'ok' ? 'ok' : 'unavailable'])) };
-    const models = await this.registry.list(key.orgId);
-    const warm = models.some((m) => m.versions.some((v) => v.warmWorkers > 0));
-    const tenant = !warm && models.some((m) => m.pool === TENANT_POOL) ? (await this.registry.poolWorkers(TENANT_POOL)) > 0 : false;
-    const ready = warm || tenant;
-    return { ready, checks: { ...deps.checks, workers: ready ? 'ok' : 'no live worker holds a model warm' } };
+    if (!deps.ready) return false;
+    const platform = await this.registry.list(PLATFORM_NAMESPACE);
+    if (platform.some((m) => m.versions.some((v) => v.warmWorkers > 0))) return true;
+    return (await this.registry.poolWorkers(TENANT_POOL)) > 0;
   }
 
   /**
