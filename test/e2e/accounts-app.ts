@@ -11,6 +11,7 @@ import { ApiKeyManagementModule } from '#platform/key-management';
 import { ConfigModule, parseEnv, readProcessEnv, type Env } from '#infra/config';
 import { DbModule, uuidv7 } from '#infra/db';
 import { ProblemFilter } from '#infra/http';
+import { IdempotencyModule } from '#platform/idempotency';
 import { IdentityModule } from '#platform/identity';
 import { RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -51,7 +52,7 @@ export async function startAccountsApp(label: string, extra: Record<string, stri
   });
 
   @Module({
-    imports: [ConfigModule.forRoot(env), DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule, ApiKeyManagementModule],
+    imports: [ConfigModule.forRoot(env), DbModule, RedisModule, ApiKeysModule, IdentityModule, TenancyModule, ApiKeyManagementModule, IdempotencyModule],
     controllers: [AuthController, OrgsController, OrgController],
     providers: [AuthService, OrgsService],
   })

@@ -37,7 +37,7 @@ export async function insertPredictions(prisma: PrismaClient, f: PredictionFixtu
   // $1 org, $2 live key, $3 test key, $4 rows, $5 end ms, $6 step ms, $7 liveEvery, $8 unfinished, $9 retention cut-off ms
   const sql = `
     INSERT INTO "Prediction" ("id", "orgId", "apiKeyId", "mode", "feature", "featureVersion", "status", "pool", "priority", "spec",
-      "output", "error", "units", "metrics", "models", "idempotencyKey", "webhook", "webhookEventsFilter",
+      "output", "error", "units", "metrics", "models", "webhook", "webhookEventsFilter",
       "createdAt", "startedAt", "completedAt", "deadlineAt", "purgedAt")
     SELECT
       (lpad(to_hex(s.ms), 12, '0') || '7' || lpad(to_hex(s.i % 4096), 3, '0') || substr('89ab', 1 + (s.i % 4)::int, 1) || substr(s.h, 1, 15))::uuid,
@@ -55,7 +55,6 @@ export async function insertPredictions(prisma: PrismaClient, f: PredictionFixtu
       CASE WHEN s.status = 'succeeded' THEN 1 END,
       CASE WHEN s.status IN ('succeeded', 'failed') THEN '{"queueTimeMs":3,"predictTimeMs":14,"batchSize":4}'::jsonb END,
       '[{"name":"mobilenet-v2","version":"1"}]'::jsonb,
-      CASE WHEN s.i % 10 = 0 THEN 'idem-' || s.h END,
       CASE WHEN s.i % 50 = 0 THEN 'https://hooks.example.com/stratum' END,
       CASE WHEN s.i % 50 = 0 THEN ARRAY['completed'] ELSE ARRAY[]::text[] END,
       s.created,

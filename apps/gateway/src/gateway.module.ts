@@ -5,6 +5,7 @@ import { AuditModule } from '#platform/audit';
 import { ConfigModule } from '#infra/config';
 import { DbModule, PrismaService } from '#infra/db';
 import { HealthModule, Readiness } from '#infra/http';
+import { IdempotencyModule } from '#platform/idempotency';
 import { IdentityModule } from '#platform/identity';
 import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
@@ -33,7 +34,7 @@ import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController],
   providers: [
     PredictionsService,

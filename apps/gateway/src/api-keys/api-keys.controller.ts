@@ -15,6 +15,7 @@ import {
   type ApiKeyView,
   type ApiKeyWithSecret,
 } from '#platform/key-management';
+import { Idempotent } from '#platform/idempotency';
 import { ApiContract } from '../openapi/contract.js';
 import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
 
@@ -32,6 +33,7 @@ export class ApiKeysController {
 
   @Post()
   @RequirePermission('keys:write')
+  @Idempotent()
   @ApiOperation({
     summary: 'Create an API key',
     description: 'Answers the key with its `secret`, shown this once only. A key actor may only grant scopes it holds; only owners, admins and `admin` keys may grant `admin`.',
@@ -84,6 +86,7 @@ export class ApiKeysController {
   }
 
   @Post(':id/roll')
+  @Idempotent()
   @RequirePermission('keys:write')
   @ApiOperation({
     summary: 'Roll a key: a new secret with the same name, mode, scopes and limits',

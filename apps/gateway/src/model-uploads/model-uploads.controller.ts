@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Organization } from '#infra/db';
+import { Idempotent } from '#platform/idempotency';
 import { CurrentActor, CurrentOrg, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
 import { ModelRegistry } from '#model-service/model-registry';
 import { modelView, onDemandWorkers } from '../models/models.controller.js';
@@ -29,6 +30,7 @@ export class ModelUploadsController {
 
   @Post(':name/versions/:version')
   @RequirePermission('models:write')
+  @Idempotent()
   @ApiOperation({
     summary: 'Upload an ONNX model as a new version of one of your models',
     description:

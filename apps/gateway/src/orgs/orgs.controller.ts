@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiBearerAuth, ApiCookieAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiKeyVerifier, bearerToken } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
+import { Idempotent } from '#platform/idempotency';
 import { SessionStore, sessionRequired, type SessionUser } from '#platform/identity';
 import { CurrentActor, CurrentOrg, CurrentUser, OrganizationsRepository, OrgGuard, RequirePermission, scopesAllow, SessionGuard, UUID, type Actor, type TenancyRequest } from '#platform/tenancy';
 import type { Organization } from '#infra/db';
@@ -30,6 +31,7 @@ export class OrgsController {
 
   @Post()
   @UseGuards(SessionGuard)
+  @Idempotent()
   @ApiCookieAuth('stratum_session')
   @ApiOperation({ summary: 'Create an organization', description: 'The logged-in user becomes its owner; it starts on the free plan.' })
   @ApiContract({ body: { schema: createOrgBody, name: 'CreateOrganization' }, responses: { 201: { description: 'The organization', schema: 'Organization' } }, problems: ['conflict'] })
@@ -124,6 +126,7 @@ export class OrgController {
   }
 
   @Post('invitations')
+  @Idempotent()
   @RequirePermission('members:write')
   @ApiOperation({ summary: 'Invite someone', description: 'The response carries the one-time `token` (shown once). Only owners invite owners. Default expiry 7 days, at most 30.' })
   @ApiContract({ body: { schema: createInvitationBody, name: 'CreateInvitation' }, responses: { 201: { description: 'The invitation with its one-time token', schema: 'InvitationWithToken' } }, problems: ['conflict'] })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProblemError, parseBody } from '#infra/errors';
+import { parseBody } from '#infra/errors';
 
 export const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
 
@@ -17,14 +17,4 @@ export type CreatePredictionBody = z.output<typeof createPredictionBody>;
 /** Parses the body or throws a 422 naming every failing path (JSON Pointer). */
 export function parseCreatePredictionBody(body: unknown): CreatePredictionBody {
   return parseBody(createPredictionBody, body);
-}
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
-    throw new ProblemError('invalid_header', 'Idempotency-Key must be 1-255 visible ASCII characters.');
-  }
-  return header;
 }

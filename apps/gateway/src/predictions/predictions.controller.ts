@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#platform/api-keys';
 import { pageQuery, parseQuery, toPage } from '#infra/errors';
 import { parsePreferWait, type PredictionView } from '#platform/predictions';
-import { parseCreatePredictionBody, parseIdempotencyKey } from './create-prediction.body.js';
+import { Idempotent } from '#platform/idempotency';
+import { parseCreatePredictionBody } from './create-prediction.body.js';
 import { PredictionsService } from './predictions.service.js';
 import { ApiContract } from '../openapi/contract.js';
 import { appendQuotaHeaders } from '../quotas/quota-headers.js';
@@ -19,32 +20,31 @@ export class PredictionsController {
   @Post()
   @ApiOperation({ summary: 'Create a prediction', description: 'Runs a feature on the input. With `Prefer: wait[=seconds]` (at most 60) the response waits for the result; otherwise 202 at once.' })
   @ApiHeader({ name: 'Prefer', required: false, description: '`wait` or `wait=N` (seconds, 1-60)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Retries with the same key return the first prediction instead of creating another' })
+  @ApiHeader({ name: 'Cancel-After', required: false, description: 'Cancel the prediction (never billed) if it has not finished within this duration: seconds (`90`) or `30s`, `5m`, `1h30m`' })
+  @Idempotent()
   @ApiContract({
     body: { schema: 'CreatePrediction' },
     responses: {
-      200: { description: 'A replay of an earlier request with the same Idempotency-Key', schema: 'Prediction' },
       201: { description: 'Finished within the wait (succeeded, failed or canceled)', schema: 'Prediction' },
       202: { description: 'Accepted; poll the Location', schema: 'Prediction' },
     },
-    problems: ['invalid_header', 'feature_not_found', 'conflict', 'quota_exceeded', 'model_unavailable', 'queue_unavailable'],
+    problems: ['invalid_header', 'feature_not_found', 'conflict', 'idempotency_in_flight', 'idempotency_key_reused', 'quota_exceeded', 'model_unavailable', 'queue_unavailable'],
   })
   async create(
     @CurrentKey() key: AuthenticatedKey,
     @Body() body: unknown,
     @Headers('prefer') prefer: string | undefined,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Headers('cancel-after') cancelAfter: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PredictionView> {
     const parsed = parseCreatePredictionBody(body);
     const waitSeconds = parsePreferWait(prefer);
-    const idem = parseIdempotencyKey(idempotencyKey);
-    const { prediction, finished, replayed, quota } = await this.predictions.create(key, parsed, { waitSeconds, ...(idem ? { idempotencyKey: idem } : {}) });
+    const cancelAfterMs = this.predictions.parseCancelAfter(cancelAfter);
+    const { prediction, finished, quota } = await this.predictions.create(key, parsed, { waitSeconds, ...(cancelAfterMs !== undefined ? { cancelAfterMs } : {}) });
     void reply.header('location', prediction.urls.get);
     if (waitSeconds !== null) void reply.header('preference-applied', `wait=${waitSeconds}`);
-    if (replayed) void reply.header('idempotent-replayed', 'true');
     appendQuotaHeaders(reply, quota);
-    void reply.status(replayed ? 200 : finished ? 201 : 202);
+    void reply.status(finished ? 201 : 202);
     return prediction;
   }
 

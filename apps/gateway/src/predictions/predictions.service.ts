@@ -8,6 +8,7 @@ import { uuidv7 } from '#infra/db';
 import { QuotaService, type QuotaOutcome } from '#platform/quotas';
 import { ConcurrencyLimiter } from '#platform/rate-limits';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
+import { parseCancelAfter } from '#platform/idempotency';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -23,8 +24,6 @@ export interface CreateResult {
   prediction: PredictionView;
   /** true when the prediction reached a final state within the wait. */
   finished: boolean;
-  /** true when an earlier request with the same Idempotency-Key created it. */
-  replayed: boolean;
   /** The quota this admission saw (for the RateLimit headers). */
   quota: QuotaOutcome;
 }
@@ -39,7 +38,7 @@ export class PredictionsService {
     private readonly concurrency: ConcurrencyLimiter,
   ) {}
 
-  async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; idempotencyKey?: string }): Promise<CreateResult> {
+  async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; cancelAfterMs?: number }): Promise<CreateResult> {
     const feature = findFeature(body.feature, body.version);
     if (!feature) {
       throw new ProblemError('feature_not_found', `No feature "${body.feature}"${body.version ? ` at version ${body.version}` : ''}. GET /v1/features lists them.`);
@@ -62,7 +61,7 @@ export class PredictionsService {
       await this.concurrency.release(slot);
       throw e;
     }
-    const { record, replayed } = await this.lifecycle.submit(
+    const { record } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
         feature: feature.name,
@@ -71,7 +70,7 @@ export class PredictionsService {
         models,
         spec: { kind: 'feature' },
         input: body.input,
-        ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+        ...(opts.cancelAfterMs !== undefined ? { cancelAfterMs: opts.cancelAfterMs } : {}),
         ...(body.webhook ? { webhook: body.webhook } : {}),
         ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
         id,
@@ -81,9 +80,13 @@ export class PredictionsService {
       await Promise.all([this.quotas.abandon(scope, id), this.concurrency.release(slot)]);
       throw e;
     });
-    if (replayed) await this.quotas.settle(scope, id, null); // the earlier prediction holds its own
-    await this.concurrency.settle(slot, { id: record.id, final: isTerminal(record.status), replayed });
-    return { prediction: this.view(record), finished: isTerminal(record.status), replayed, quota };
+    await this.concurrency.settle(slot, { id: record.id, final: isTerminal(record.status), replayed: false });
+    return { prediction: this.view(record), finished: isTerminal(record.status), quota };
+  }
+
+  /** `Cancel-After` in ms (at most the prediction deadline), undefined when absent; 400 naming the header when malformed. */
+  parseCancelAfter(header: string | undefined): number | undefined {
+    return parseCancelAfter(header, this.config.env.PREDICTION_DEADLINE_SECONDS * 1000);
   }
 
   async get(key: AuthenticatedKey, id: string): Promise<PredictionView> {

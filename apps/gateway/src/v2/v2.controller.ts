@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { Idempotent } from '#platform/idempotency';
 import { ApiKeyGuard, CurrentKey, type AuthenticatedKey } from '#platform/api-keys';
 import { v2Error, type V2InferResponse, type V2ModelMetadata } from '#model-service/inference-protocol';
 import { parsePreferWait } from '#platform/predictions';
@@ -118,6 +119,7 @@ export class V2Controller {
   }
 
   @Post('models/:name/infer')
+  @Idempotent()
   @HttpCode(200)
   @ApiOperation({ summary: 'Inference on the default version (JSON tensors)', description: 'Waits for the result (60 s by default, `Prefer: wait=N` for less); 504 `prediction_timeout` past it.' })
   @ApiHeader({ name: 'Prefer', required: false, description: '`wait=N`: wait at most N seconds (1-60)' })
@@ -131,6 +133,7 @@ export class V2Controller {
   }
 
   @Post('models/:name/versions/:version/infer')
+  @Idempotent()
   @HttpCode(200)
   @ApiOperation({ summary: 'Inference on one version (JSON tensors)' })
   @ApiHeader({ name: 'Prefer', required: false, description: '`wait=N`: wait at most N seconds (1-60)' })

@@ -119,6 +119,10 @@ export const envSchema = z
     QUOTA_TEST_UNITS_PER_MONTH: z.coerce.number().int().min(0).max(1_000_000_000).default(1_000),
     /** How long a gateway keeps an organization's plan quota in memory (a plan change takes effect within this). */
     QUOTA_PLAN_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+    /** How long an Idempotency-Key is remembered (its first response replayed); after it the key may be used again. */
+    IDEMPOTENCY_TTL_HOURS: positiveInt.max(24 * 30).default(24),
+    /** A request holding an Idempotency-Key this long without finishing (its gateway died) releases the key to a retry of the same request; above the longest Prefer: wait (60 s). */
+    IDEMPOTENCY_LOCK_SECONDS: z.coerce.number().int().min(65).max(3600).default(120),
     /** Inputs and outputs are deleted this many days after a prediction finished (the record stays); lifecycle events too. */
     PREDICTION_RETENTION_DAYS: positiveInt.max(3650).default(30),
     /** A job whose worker stopped renewing its lock for this long is given to another worker (within lock + 2 × stalled check). */

@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '#infra/config';
 import { PrismaClient, uuidv7 } from '#infra/db';
-import { ProblemError } from '#infra/errors';
 import { InferenceQueues, type InferenceJobData, type KeyMode, type TensorJobModel } from '#infra/queue';
 import { PredictionEvents } from './prediction-events.js';
 import { cancelPrediction, failPrediction, insertPrediction, startPrediction, succeedPrediction, type TransitionRow } from './transitions.js';
@@ -26,7 +25,8 @@ export interface Submission {
   models: { name: string; version: string }[];
   spec: RunSpec;
   input: unknown;
-  idempotencyKey?: string;
+  /** Cancel-After: canceled if not finished within this many ms (capped by the deadline). */
+  cancelAfterMs?: number;
   webhook?: string;
   webhookEventsFilter?: string[];
   /** The prediction's id when the caller made it beforehand (a UUIDv7, e.g. to reserve quota under it); a new one otherwise. */
@@ -35,8 +35,6 @@ export interface Submission {
 
 export interface SubmitResult {
   record: PredictionRecord;
-  /** true when an earlier request with the same Idempotency-Key created it. */
-  replayed: boolean;
 }
 
 export interface Success {
@@ -111,27 +109,21 @@ export class PredictionLifecycle {
           spec: s.spec,
           models: s.models,
           input: s.input,
-          idempotencyKey: s.idempotencyKey ?? null,
+          cancelAt: s.cancelAfterMs === undefined ? null : new Date(now.getTime() + s.cancelAfterMs),
           webhook: s.webhook ?? null,
           webhookEventsFilter: s.webhookEventsFilter ?? [],
           createdAt: now,
-          deadlineAt: new Date(now.getTime() + this.config.env.PREDICTION_DEADLINE_SECONDS * 1000),
+          deadlineAt: new Date(now.getTime() + Math.min(this.config.env.PREDICTION_DEADLINE_SECONDS * 1000, s.cancelAfterMs ?? Infinity)),
         },
         uuidv7(),
       );
-      if (!row) {
-        // The Idempotency-Key was used before (or concurrently): replay that prediction.
-        // Held by the other mode, it is a conflict (modes never see each other's data).
-        const earlier = s.idempotencyKey ? await this.repo.findByIdempotencyKey(scope, s.idempotencyKey) : null;
-        if (earlier) return { record: earlier, replayed: true };
-        throw new ProblemError('conflict', 'This Idempotency-Key is already used by another request of this organization.');
-      }
+      if (!row) throw new Error(`prediction ${id} was not inserted`);
       await this.enqueue(row);
-      if (!waiter) return { record: row, replayed: false };
+      if (!waiter) return { record: row };
       await waiter.done;
       const record = await this.repo.find(scope, id);
       if (!record) throw new Error(`prediction ${id} vanished`);
-      return { record, replayed: false };
+      return { record };
     } finally {
       waiter?.cancel();
     }

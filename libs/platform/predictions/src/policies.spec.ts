@@ -44,4 +44,9 @@ describe('recoveryAction', () => {
   it('fails a prediction past its deadline whatever its job does', () => {
     for (const s of ['unknown', 'waiting', 'active']) expect(recoveryAction({ deadlineAt: now }, s, now)).toBe('fail_deadline');
   });
+  it("cancels a prediction past the client's Cancel-After, and not before", () => {
+    for (const s of ['unknown', 'waiting', 'active']) expect(recoveryAction({ deadlineAt: now, cancelAt: now }, s, now)).toBe('cancel_deadline');
+    expect(recoveryAction({ ...alive, cancelAt: new Date(now.getTime() + 1) }, 'active', now)).toBe('none');
+    expect(recoveryAction({ deadlineAt: now, cancelAt: null }, 'active', now)).toBe('fail_deadline');
+  });
 });

@@ -40,8 +40,11 @@ export interface UnfinishedPrediction {
   id: string;
   orgId: string;
   pool: string;
+  mode: 'live' | 'test';
   status: 'starting' | 'processing';
   deadlineAt: Date;
+  /** Cancel-After, when the client set one. */
+  cancelAt: Date | null;
 }
 
 /** Reads of predictions (the writes are PredictionLifecycle's transitions). */
@@ -51,10 +54,6 @@ export class PredictionsRepository {
 
   async find(scope: KeyScope, id: string): Promise<PredictionRecord | null> {
     return this.db.prediction.findFirst({ where: { id, orgId: scope.orgId, mode: scope.mode }, select: PREDICTION_SELECT });
-  }
-
-  async findByIdempotencyKey(scope: KeyScope, idempotencyKey: string): Promise<PredictionRecord | null> {
-    return this.db.prediction.findFirst({ where: { orgId: scope.orgId, mode: scope.mode, idempotencyKey }, select: PREDICTION_SELECT });
   }
 
   /** Newest first; `after` is the id of the last item of the previous page (ids are UUIDv7). Index: (orgId, mode, id). */
@@ -68,12 +67,13 @@ export class PredictionsRepository {
   }
 
   /** Unfinished predictions created before `before`, oldest first (index: status, createdAt). */
-  async unfinished(before: Date, limit: number): Promise<UnfinishedPrediction[]> {
+  async unfinished(before: Date, limit: number, now = new Date()): Promise<UnfinishedPrediction[]> {
     const rows = await this.db.prediction.findMany({
-      where: { status: { in: ['starting', 'processing'] }, createdAt: { lt: before } },
+      // Past its deadline (a short Cancel-After) a prediction is due even inside the grace period.
+      where: { status: { in: ['starting', 'processing'] }, OR: [{ createdAt: { lt: before } }, { deadlineAt: { lte: now } }] },
       orderBy: { createdAt: 'asc' },
       take: limit,
-      select: { id: true, orgId: true, pool: true, status: true, deadlineAt: true },
+      select: { id: true, orgId: true, mode: true, pool: true, status: true, deadlineAt: true, cancelAt: true },
     });
     return rows as UnfinishedPrediction[];
   }

@@ -13,13 +13,17 @@ describe('parsePreferWait', () => {
     expect(parsePreferWait('wait="7"')).toBe(7);
     expect(parsePreferWait('wait=0')).toBe(1);
     expect(parsePreferWait('wait=3600')).toBe(60);
+    expect(parsePreferWait('wait=99999999999999')).toBe(60);
     expect(parsePreferWait('WAIT = 9')).toBe(9);
   });
   it('finds wait among other preferences and header lines', () => {
     expect(parsePreferWait('return=minimal, wait=10')).toBe(10);
     expect(parsePreferWait(['handling=lenient', 'wait=3'])).toBe(3);
   });
-  it('treats a nonsense value as the maximum rather than failing', () => {
-    expect(parsePreferWait('wait=soon')).toBe(MAX_WAIT_SECONDS);
+  it('ignores a wait it cannot honour (RFC 7240), never failing and never waiting the maximum for it', () => {
+    for (const v of ['wait=-5', 'wait=soon', 'wait=1.5', 'wait=-0', 'wait="-5"', 'wait=5s']) expect(parsePreferWait(v)).toBeNull();
+  });
+  it('uses a later honourable wait after an unhonourable one', () => {
+    expect(parsePreferWait('wait=-5, wait=4')).toBe(4);
   });
 });

@@ -103,7 +103,7 @@ export class PredictionRecovery implements OnApplicationBootstrap, OnApplication
   /** One pass (exposed for tests and operators). */
   async tick(now = new Date()): Promise<RecoveryReport> {
     const report: RecoveryReport = { checked: 0, actions: {} };
-    const rows = await this.repo.unfinished(new Date(now.getTime() - this.config.env.RECOVERY_GRACE_MS), RECOVERY_BATCH);
+    const rows = await this.repo.unfinished(new Date(now.getTime() - this.config.env.RECOVERY_GRACE_MS), RECOVERY_BATCH, now);
     for (const p of rows) {
       report.checked++;
       const state = p.deadlineAt.getTime() <= now.getTime() ? 'n/a' : await this.queues.jobState(p.pool, p.id);
@@ -111,6 +111,10 @@ export class PredictionRecovery implements OnApplicationBootstrap, OnApplication
       const scope = { orgId: p.orgId };
       let acted = true;
       switch (action) {
+        case 'cancel_deadline':
+          // Cancel-After: canceled, never billed; a worker finishing later cannot succeed it.
+          acted = (await this.lifecycle.cancel({ orgId: p.orgId, mode: p.mode }, p.id, now)) !== null;
+          break;
         case 'fail_deadline':
           acted = await this.lifecycle.fail(scope, p.id, { code: 'deadline_exceeded', message: `The prediction did not finish within ${this.config.env.PREDICTION_DEADLINE_SECONDS} s of its creation.` }, null, now);
           if (acted) await this.queues.removeIfWaiting(p.pool, p.id).catch(() => false);

@@ -47,24 +47,23 @@ export interface NewPredictionRow {
   spec: unknown;
   models: unknown;
   input: unknown;
-  idempotencyKey: string | null;
+  cancelAt: Date | null;
   webhook: string | null;
   webhookEventsFilter: string[];
   createdAt: Date;
   deadlineAt: Date;
 }
 
-/** Inserts the prediction, its input and `prediction.created`; null when its Idempotency-Key is taken in the organization. */
+/** Inserts the prediction, its input and `prediction.created`. */
 export async function insertPrediction(db: PrismaClient, n: NewPredictionRow, eventId: string): Promise<TransitionRow | null> {
   const rows = await db.$queryRaw<TransitionRow[]>`
     WITH lock AS (${LOCK}),
     p AS (
       INSERT INTO "Prediction" ("id", "orgId", "apiKeyId", "mode", "feature", "featureVersion", "status", "pool", "priority", "spec", "models",
-                                "idempotencyKey", "webhook", "webhookEventsFilter", "createdAt", "deadlineAt")
+                                "cancelAt", "webhook", "webhookEventsFilter", "createdAt", "deadlineAt")
       SELECT ${n.id}::uuid, ${n.orgId}::uuid, ${n.apiKeyId}::uuid, ${n.mode}::"KeyMode", ${n.feature}, ${n.featureVersion}, 'starting', ${n.pool}, ${n.priority}::int,
-             ${jsonb(n.spec)}, ${jsonb(n.models)}, ${n.idempotencyKey}, ${n.webhook}, ${n.webhookEventsFilter}::text[], ${utc(n.createdAt)}, ${utc(n.deadlineAt)}
+             ${jsonb(n.spec)}, ${jsonb(n.models)}, ${n.cancelAt === null ? null : utc(n.cancelAt)}, ${n.webhook}, ${n.webhookEventsFilter}::text[], ${utc(n.createdAt)}, ${utc(n.deadlineAt)}
       FROM lock
-      ON CONFLICT ("orgId", "idempotencyKey") DO NOTHING
       RETURNING ${RETURNING}
     ),
     i AS (INSERT INTO "PredictionInput" ("predictionId", "orgId", "input") SELECT p."id", p."orgId", ${jsonb(n.input)} FROM p RETURNING 1),
