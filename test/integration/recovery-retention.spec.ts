@@ -14,6 +14,8 @@ let orgId: string;
 let apiKeyId: string;
 const jobStates = new Map<string, string>();
 const removed: string[] = [];
+/** Runs when recovery asks for a job's state (to interleave a worker between its reads). */
+const onJobState = new Map<string, () => Promise<void>>();
 let recovery: PredictionRecovery;
 const env = { RECOVERY_GRACE_MS: 1_000, PREDICTION_DEADLINE_SECONDS: 900, PREDICTION_RETENTION_DAYS: 30 };
 
@@ -24,7 +26,10 @@ beforeAll(async () => {
   apiKeyId = seeded.liveKey.id;
   t = testLifecycle(db.prisma);
   const queues = {
-    jobState: async (_pool: string, id: string) => jobStates.get(id) ?? 'unknown',
+    jobState: async (_pool: string, id: string) => {
+      await onJobState.get(id)?.();
+      return jobStates.get(id) ?? 'unknown';
+    },
     removeIfWaiting: async (_pool: string, id: string) => void removed.push(id),
     removeJob: async (_pool: string, id: string) => void removed.push(id),
   };
@@ -76,6 +81,29 @@ describe('the recovery loop', () => {
     expect(await db.prisma.prediction.findUniqueOrThrow({ where: { id: lost } })).toMatchObject({ status: 'failed', error: { code: 'prediction_failed' } });
     const types = await db.prisma.predictionEvent.findMany({ where: { predictionId: expired }, orderBy: { seq: 'asc' }, select: { type: true } });
     expect(types.map((e) => e.type)).toEqual(['prediction.created', 'prediction.failed']);
+  });
+  it('keeps a job that completed between reading the prediction and reading the job (no replace for a finished prediction)', async () => {
+    const [raced, stuck] = [await submitted(), await submitted()];
+    // A worker finishes `raced` while recovery holds its (now stale) row: the outcome is recorded,
+    // then the job completes, and only then does recovery read the job's state.
+    onJobState.set(raced, async () => {
+      await t.lifecycle.start({ orgId }, raced, 1, new Date());
+      await t.lifecycle.succeed({ orgId }, raced, { output: { text: 'done' }, metrics: { queue_time_ms: 0, predict_time_ms: 0, total_time_ms: 0, batch_size: 1 }, models: [], units: 1, unitType: 'image' }, new Date());
+    });
+    jobStates.set(raced, 'completed');
+    // A prediction really left unfinished behind a completed job is replaced.
+    jobStates.set(stuck, 'completed');
+    removed.length = 0;
+    t.enqueued.length = 0;
+    const report = await recovery.tick(new Date(Date.now() + 2_000));
+    expect(removed).not.toContain(raced);
+    expect(t.enqueued.map((j) => j.predictionId)).not.toContain(raced);
+    expect(await status(raced)).toBe('succeeded');
+    expect(removed).toContain(stuck);
+    expect(t.enqueued.map((j) => j.predictionId)).toContain(stuck);
+    expect(report.actions.replace).toBe(1);
+    onJobState.delete(raced);
+    jobStates.set(stuck, 'waiting');
   });
 });
 

@@ -67,6 +67,11 @@ export class PredictionsRepository {
   }
 
   /** Unfinished predictions created before `before`, oldest first (index: status, createdAt). */
+  /** Whether the prediction is still starting or processing (a fresh read, e.g. after looking at its job). */
+  async isUnfinished(id: string): Promise<boolean> {
+    return (await this.db.prediction.count({ where: { id, status: { in: ['starting', 'processing'] } } })) > 0;
+  }
+
   async unfinished(before: Date, limit: number, now = new Date()): Promise<UnfinishedPrediction[]> {
     const rows = await this.db.prediction.findMany({
       // Past its deadline (a short Cancel-After) a prediction is due even inside the grace period.

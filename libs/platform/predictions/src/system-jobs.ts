@@ -126,6 +126,13 @@ export class PredictionRecovery implements OnApplicationBootstrap, OnApplication
           acted = await this.lifecycle.fail(scope, p.id, { code: 'prediction_failed', message: 'The prediction could not be run: its workers stopped on every attempt.' }, null, now);
           break;
         case 'replace':
+          // The row was read before the job's state: a job that completed in between most likely
+          // finished its prediction (the worker records the outcome before completing the job).
+          // Only a prediction still unfinished now gets a new job; the completed one is kept.
+          if (!(await this.repo.isUnfinished(p.id))) {
+            acted = false;
+            break;
+          }
           await this.queues.removeJob(p.pool, p.id);
           acted = await this.lifecycle.requeue(scope, p.id);
           break;
