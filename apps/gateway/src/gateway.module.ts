@@ -10,6 +10,7 @@ import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
+import { PredictionWebhooksConsumer, WebhooksModule } from '#platform/webhooks';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -27,10 +28,11 @@ import { ModelUploadsController } from './model-uploads/model-uploads.controller
 import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
 import { V2Controller } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, WebhooksModule],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController, WebhooksController],
   providers: [
     PredictionsService,
     AuthService,
@@ -39,7 +41,7 @@ import { V2Service } from './v2/v2.service.js';
     ModelUploadsService,
     // System jobs (SYSTEM_JOBS=on, the default): lifecycle consumers, recovery, retention.
     UsageConsumer,
-    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer) => [usage], inject: [UsageConsumer] },
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, webhooks: PredictionWebhooksConsumer) => [usage, webhooks], inject: [UsageConsumer, PredictionWebhooksConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
   ],

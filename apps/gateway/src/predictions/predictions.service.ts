@@ -5,6 +5,7 @@ import { ProblemError } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
+import { webhookUrlProblem } from '#platform/webhooks';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -38,6 +39,8 @@ export class PredictionsService {
       throw new ProblemError('feature_not_found', `No feature "${body.feature}"${body.version ? ` at version ${body.version}` : ''}. GET /v1/features lists them.`);
     }
     validateFeatureInput(feature, body.input);
+    const hookProblem = body.webhook !== undefined ? webhookUrlProblem(body.webhook, this.config.env.WEBHOOK_ALLOW_HTTP) : null;
+    if (hookProblem) throw new ProblemError('validation_failed', 'The request body failed validation.', { extensions: { errors: [{ path: '/webhook', message: hookProblem }] } });
     const models = featureModels(feature);
     const pool = poolOf(models);
     if (pool === undefined) {

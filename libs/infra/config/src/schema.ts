@@ -113,6 +113,22 @@ export const envSchema = z
     /** How often workers look for jobs whose lock expired (a worker that died mid-job). */
     WORKER_STALLED_CHECK_MS: z.coerce.number().int().min(500).max(600_000).default(3_000),
 
+    /** Webhooks: the delay before each retry (durations: 500ms, 5s, 5m, 2h), its length is the number of retries; ±10 % jitter. */
+    WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .regex(/^\s*\d+(ms|s|m|h)\s*(,\s*\d+(ms|s|m|h)\s*)*$/, 'comma-separated durations such as 5s,5m,30m,2h')
+      .default('5s,5m,30m,2h,5h,10h,10h'),
+    /** Webhooks: CIDRs a target may resolve to although private, loopback, link-local or metadata (e.g. 127.0.0.0/8,::1/128); empty refuses them all. */
+    WEBHOOK_ALLOWED_CIDRS: csv.default([]),
+    /** Webhooks: accept http:// targets (not only https://) at registration. */
+    WEBHOOK_ALLOW_HTTP: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    /** Webhooks: how long one delivery attempt may take (connect to last byte). */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+    /** Webhooks: how often an idle delivery loop looks for due messages. */
+    WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+    /** Webhooks: after a secret rotation, how long the previous secret still signs (a second signature). */
+    WEBHOOK_SECRET_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
+
     AUTOSCALER_HOST: z.string().min(1).default('127.0.0.1'),
     AUTOSCALER_PORT: port.default(3002),
     AUTOSCALER_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),

@@ -1,0 +1,110 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { AppConfig } from '#infra/config';
+import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
+import { parseCreateEndpoint, parseListPage, parseUpdateEndpoint, WebhooksService, type AttemptView, type EndpointView, type MessageView, type Page } from '#platform/webhooks';
+import { single } from '../api-keys/query-param.js';
+
+const noStore = (reply: FastifyReply): void => void reply.header('cache-control', 'no-store');
+const pageOf = (q: Record<string, unknown>) => parseListPage(single(q['limit'], 'limit'), single(q['starting_after'], 'starting_after'));
+
+@ApiTags('webhooks')
+@ApiParam({ name: 'org', description: 'Organization id or slug' })
+@UseGuards(OrgGuard)
+@Controller('v1/orgs/:org')
+export class WebhooksController {
+  constructor(
+    private readonly webhooks: WebhooksService,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Post('webhook-endpoints')
+  @RequirePermission('webhooks:write')
+  @ApiOperation({ summary: 'Register a webhook endpoint', description: '`event_types` empty or absent: every event. The answer carries the organization\'s signing secret (`secret`) when this call created it, shown this once.' })
+  @ApiResponse({ status: 201, description: 'The endpoint' })
+  async create(@CurrentActor() actor: Actor, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<EndpointView & { secret?: string }> {
+    const input = parseCreateEndpoint(body, this.config.env.WEBHOOK_ALLOW_HTTP);
+    noStore(reply);
+    return this.webhooks.createEndpoint(actor.orgId, input);
+  }
+
+  @Get('webhook-endpoints')
+  @RequirePermission('webhooks:read')
+  @ApiOperation({ summary: 'List webhook endpoints, newest first (cursor pages)' })
+  @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
+  @ApiQuery({ name: 'starting_after', required: false, description: 'next_cursor of the previous page' })
+  async list(@CurrentActor() actor: Actor, @Query() query: Record<string, unknown>): Promise<Page<EndpointView>> {
+    return this.webhooks.listEndpoints(actor.orgId, pageOf(query));
+  }
+
+  @Get('webhook-endpoints/:id')
+  @RequirePermission('webhooks:read')
+  @ApiOperation({ summary: 'Get a webhook endpoint' })
+  async get(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<EndpointView> {
+    return this.webhooks.getEndpoint(actor.orgId, id);
+  }
+
+  @Patch('webhook-endpoints/:id')
+  @RequirePermission('webhooks:write')
+  @ApiOperation({ summary: 'Change an endpoint\'s URL, event types, description or enabled flag', description: '`enabled: true` also re-enables an endpoint disabled after a 410 Gone.' })
+  async update(@CurrentActor() actor: Actor, @Param('id') id: string, @Body() body: unknown): Promise<EndpointView> {
+    return this.webhooks.updateEndpoint(actor.orgId, id, parseUpdateEndpoint(body, this.config.env.WEBHOOK_ALLOW_HTTP));
+  }
+
+  @Delete('webhook-endpoints/:id')
+  @HttpCode(204)
+  @RequirePermission('webhooks:write')
+  @ApiOperation({ summary: 'Delete a webhook endpoint (its waiting messages are canceled; messages and attempts stay listable)' })
+  async remove(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<void> {
+    await this.webhooks.deleteEndpoint(actor.orgId, id);
+  }
+
+  @Get('webhook-endpoints/:id/attempts')
+  @RequirePermission('webhooks:read')
+  @ApiOperation({ summary: 'Delivery attempts to an endpoint, newest first' })
+  async endpointAttempts(@CurrentActor() actor: Actor, @Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Page<AttemptView>> {
+    return this.webhooks.listAttempts(actor.orgId, { endpointId: id }, pageOf(query));
+  }
+
+  @Get('webhook-secret')
+  @RequirePermission('webhooks:read')
+  @ApiOperation({ summary: 'Whether the organization has a signing secret, when it was rotated, and until when the previous one still signs (never the secret)' })
+  async secret(@CurrentActor() actor: Actor) {
+    return this.webhooks.secretInfo(actor.orgId);
+  }
+
+  @Post('webhook-secret/rotate')
+  @HttpCode(200)
+  @RequirePermission('webhooks:write')
+  @ApiOperation({ summary: 'Rotate the signing secret', description: 'Answers the new `whsec_` secret, shown this once. Until `previous_valid_until` every webhook carries two signatures, by the new and the previous secret.' })
+  async rotate(@CurrentActor() actor: Actor, @Res({ passthrough: true }) reply: FastifyReply) {
+    noStore(reply);
+    return this.webhooks.rotateSecret(actor.orgId);
+  }
+
+  @Get('webhook-messages')
+  @RequirePermission('webhooks:read')
+  @ApiOperation({ summary: 'Webhook messages (one per event and target), newest first; endpoint_id narrows to one endpoint' })
+  @ApiQuery({ name: 'endpoint_id', required: false })
+  async messages(@CurrentActor() actor: Actor, @Query() query: Record<string, unknown>): Promise<Page<MessageView>> {
+    const endpointId = single(query['endpoint_id'], 'endpoint_id');
+    return this.webhooks.listMessages(actor.orgId, endpointId !== undefined ? { endpointId } : {}, pageOf(query));
+  }
+
+  @Get('webhook-messages/:id/attempts')
+  @RequirePermission('webhooks:read')
+  @ApiOperation({ summary: 'Delivery attempts of a message, newest first' })
+  async messageAttempts(@CurrentActor() actor: Actor, @Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Page<AttemptView>> {
+    return this.webhooks.listAttempts(actor.orgId, { messageId: id }, pageOf(query));
+  }
+
+  @Post('webhook-messages/:id/replay')
+  @HttpCode(202)
+  @RequirePermission('webhooks:write')
+  @ApiOperation({ summary: 'Send a message again now (a new run of the retry schedule)' })
+  @ApiResponse({ status: 409, description: '`conflict` when its endpoint is disabled or deleted' })
+  async replay(@CurrentActor() actor: Actor, @Param('id') id: string) {
+    return this.webhooks.replay(actor.orgId, id);
+  }
+}
