@@ -5,8 +5,6 @@
 // rotation signs with both secrets, and targets resolving to private or metadata addresses
 // are refused after resolution (loopback is allowed here, as in the other tests).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import type { AppConfig } from '#infra/config';
 import { allowList, DeliveryEngine, PredictionWebhooksConsumer, rotateSecret, WebhooksService, type Resolver } from '#platform/webhooks';
@@ -14,53 +12,7 @@ import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { drain, testLifecycle, type TestLifecycle } from '../support/lifecycle.js';
 import { insertApiKey, insertOrg } from '../support/keys.js';
-
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  at: number;
-}
-interface Answer {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-/** A receiver: answers each path from a script (then 200), records every request. */
-class Receiver {
-  private server!: Server;
-  port = 0;
-  readonly received: Received[] = [];
-  private readonly scripts = new Map<string, Answer[]>();
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const path = req.url ?? '/';
-        this.received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-        const a = this.scripts.get(path)?.shift() ?? { status: 200 };
-        res.writeHead(a.status, a.headers ?? {}).end(a.body ?? 'ok');
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-  script(path: string, answers: Answer[]): void {
-    this.scripts.set(path, answers);
-  }
-  on(path: string): Received[] {
-    return this.received.filter((r) => r.path === path);
-  }
-  url(path: string, host = '127.0.0.1'): string {
-    return `http://${host}:${this.port}${path}`;
-  }
-  stop(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
+import { Receiver } from '../support/webhooks.js';
 
 let db: TestDatabase;
 let t: TestLifecycle;

@@ -43,12 +43,12 @@ function fail(errors: { path: string; message: string }[]): never {
 function parse(schema: typeof createBody | typeof updateBody, body: unknown, allowHttp: boolean): EndpointInput {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) fail([{ path: '', message: 'must be an object' }]);
   const r = schema.safeParse(body);
-  if (!r.success) fail(r.error.issues.map((i) => ({ path: i.path.length ? '/' + i.path.join('/') : '', message: i.message })));
+  const errors = r.success ? [] : r.error.issues.map((i) => ({ path: i.path.length ? '/' + i.path.join('/') : '', message: i.message }));
+  const url = (body as { url?: unknown }).url;
+  const urlProblem = typeof url === 'string' ? webhookUrlProblem(url, allowHttp) : null;
+  if (urlProblem && !errors.some((e) => e.path === '/url')) errors.push({ path: '/url', message: urlProblem });
+  if (!r.success || errors.length) fail(errors);
   const d = r.data;
-  if (d.url !== undefined) {
-    const problem = webhookUrlProblem(d.url, allowHttp);
-    if (problem) fail([{ path: '/url', message: problem }]);
-  }
   return {
     ...(d.url !== undefined ? { url: d.url } : {}),
     ...(d.event_types !== undefined ? { eventTypes: [...new Set(d.event_types)] } : {}),
