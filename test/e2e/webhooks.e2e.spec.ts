@@ -129,7 +129,7 @@ describe('webhooks through the API', () => {
   it('refuses a target resolving to the metadata address at delivery time, and records why', async () => {
     const id = await createAndCancel({ webhook: 'http://169.254.169.254/latest/meta-data/', webhook_events_filter: ['completed'] });
     const deadline = Date.now() + 15_000;
-    let attempts: { status: number | null; response: string }[] = [];
+    let attempts: { status: number | null; response: string }[];
     for (;;) {
       const msgs = (await env.call('GET', `${base()}/webhook-messages?limit=100`, admin)).json.data as { id: string; status: string; endpoint_id: string | null; payload: { data: { id: string } } }[];
       const m = msgs.find((x) => x.payload.data.id === id && x.endpoint_id === null);
