@@ -154,4 +154,11 @@ describe('webhooks through the API', () => {
     expect((await env.call('DELETE', `${base()}/webhook-endpoints/${endpointId}`, admin)).status).toBe(204);
     expect((await env.call('GET', `${base()}/webhook-endpoints/${endpointId}`, admin)).json.code).toBe('not_found');
   });
+
+  it('records every change in the audit log (never the secret)', async () => {
+    const log = await env.call('GET', `${base()}/audit-log?limit=100`, admin);
+    const actions = (log.json.data as { action: string }[]).map((e) => e.action);
+    for (const a of ['webhook_endpoint.create', 'webhook_endpoint.update', 'webhook_endpoint.delete', 'webhook_secret.rotate', 'webhook_message.replay']) expect(actions).toContain(a);
+    expect(JSON.stringify(log.json)).not.toContain('whsec_');
+  });
 });

@@ -52,6 +52,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** A dashboard user of the organization, as the guard hands it to the service. */
+const owner = (org: string) => ({ kind: 'user' as const, userId: '00000000-0000-7000-8000-000000000001', orgId: org, role: 'owner' as const, ip: '127.0.0.1' });
+
 const freshPath = () => `/hook-${++pathNo}`;
 
 /** A prediction with its own webhook, taken through start to success (or failure), then the consumer drained. */
@@ -169,7 +172,7 @@ describe('retries', () => {
     expect((await attemptsOf(m!.id)).map((a) => a.status)).toEqual([500, 502, 500, 504]);
     expect(await db.prisma.webhookMessage.findUniqueOrThrow({ where: { id: m!.id } })).toMatchObject({ status: 'failed', nextAttemptAt: null });
 
-    expect(await service.replay(orgId, m!.id)).toEqual({ object: 'webhook_message', id: m!.id, status: 'pending' });
+    expect(await service.replay(owner(orgId), m!.id)).toEqual({ object: 'webhook_message', id: m!.id, status: 'pending' });
     await settle([m!.id]);
     const attempts = await attemptsOf(m!.id);
     expect(attempts.map((a) => ({ attempt: a.attempt, status: a.status, trigger: a.trigger })).at(-1)).toEqual({ attempt: 5, status: 200, trigger: 'replay' });
@@ -185,7 +188,7 @@ describe('organization endpoints', () => {
     const key = await insertApiKey(db.prisma, 'p'.repeat(40), org.id);
     const path = freshPath();
     receiver.script(path, [{ status: 410 }]);
-    const ep = await service.createEndpoint(org.id, { url: receiver.url(path), eventTypes: ['prediction.succeeded'] });
+    const ep = await service.createEndpoint(owner(org.id), { url: receiver.url(path), eventTypes: ['prediction.succeeded'] });
     expect(ep.secret).toMatch(/^whsec_/);
     const first = await predict(undefined, undefined, 'succeeded', { orgId: org.id, apiKeyId: key.id });
     const msgs = await messagesOf(first);
@@ -195,12 +198,12 @@ describe('organization endpoints', () => {
     expect(await service.getEndpoint(org.id, ep.id)).toMatchObject({ enabled: false, disabled_reason: 'gone' });
     expect(await db.prisma.webhookMessage.findUniqueOrThrow({ where: { id: msgs[0]!.id } })).toMatchObject({ status: 'failed' });
     // Replay is refused while disabled; later events make no message for it.
-    await expect(service.replay(org.id, msgs[0]!.id)).rejects.toMatchObject({ code: 'conflict' });
+    await expect(service.replay(owner(org.id), msgs[0]!.id)).rejects.toMatchObject({ code: 'conflict' });
     const second = await predict(undefined, undefined, 'succeeded', { orgId: org.id, apiKeyId: key.id });
     expect(await messagesOf(second)).toEqual([]);
     // Enabled again, the replay goes through (the script is used up: 200), and the attempt is listed under the endpoint.
-    expect(await service.updateEndpoint(org.id, ep.id, { enabled: true })).toMatchObject({ enabled: true, disabled_reason: null });
-    await service.replay(org.id, msgs[0]!.id);
+    expect(await service.updateEndpoint(owner(org.id), ep.id, { enabled: true })).toMatchObject({ enabled: true, disabled_reason: null });
+    await service.replay(owner(org.id), msgs[0]!.id);
     await settle([msgs[0]!.id]);
     expect((await service.listAttempts(org.id, { endpointId: ep.id }, { limit: 10 })).data.map((a) => a.status)).toEqual([200, 410]);
     const verified = new Webhook(await secretOf(org.id)).verify(receiver.on(path)[1]!.body, receiver.on(path)[1]!.headers as Record<string, string>);
@@ -210,7 +213,7 @@ describe('organization endpoints', () => {
   it('signs with the new and the previous secret during the overlap after a rotation; after it, with the new one only', async () => {
     const path = freshPath();
     const before = await secretOf();
-    const rotated = await service.rotateSecret(orgId);
+    const rotated = await service.rotateSecret(owner(orgId));
     expect(rotated.secret).not.toBe(before);
     expect(Date.parse(rotated.previous_valid_until!) - Date.parse(rotated.rotated_at)).toBe(3_600_000);
     const id = await predict(receiver.url(path), ['completed']);

@@ -26,7 +26,7 @@ export class WebhooksController {
   async create(@CurrentActor() actor: Actor, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<EndpointView & { secret?: string }> {
     const input = parseCreateEndpoint(body, this.config.env.WEBHOOK_ALLOW_HTTP);
     noStore(reply);
-    return this.webhooks.createEndpoint(actor.orgId, input);
+    return this.webhooks.createEndpoint(actor, input);
   }
 
   @Get('webhook-endpoints')
@@ -49,7 +49,7 @@ export class WebhooksController {
   @RequirePermission('webhooks:write')
   @ApiOperation({ summary: 'Change an endpoint\'s URL, event types, description or enabled flag', description: '`enabled: true` also re-enables an endpoint disabled after a 410 Gone.' })
   async update(@CurrentActor() actor: Actor, @Param('id') id: string, @Body() body: unknown): Promise<EndpointView> {
-    return this.webhooks.updateEndpoint(actor.orgId, id, parseUpdateEndpoint(body, this.config.env.WEBHOOK_ALLOW_HTTP));
+    return this.webhooks.updateEndpoint(actor, id, parseUpdateEndpoint(body, this.config.env.WEBHOOK_ALLOW_HTTP));
   }
 
   @Delete('webhook-endpoints/:id')
@@ -57,7 +57,7 @@ export class WebhooksController {
   @RequirePermission('webhooks:write')
   @ApiOperation({ summary: 'Delete a webhook endpoint (its waiting messages are canceled; messages and attempts stay listable)' })
   async remove(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<void> {
-    await this.webhooks.deleteEndpoint(actor.orgId, id);
+    await this.webhooks.deleteEndpoint(actor, id);
   }
 
   @Get('webhook-endpoints/:id/attempts')
@@ -80,7 +80,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Rotate the signing secret', description: 'Answers the new `whsec_` secret, shown this once. Until `previous_valid_until` every webhook carries two signatures, by the new and the previous secret.' })
   async rotate(@CurrentActor() actor: Actor, @Res({ passthrough: true }) reply: FastifyReply) {
     noStore(reply);
-    return this.webhooks.rotateSecret(actor.orgId);
+    return this.webhooks.rotateSecret(actor);
   }
 
   @Get('webhook-messages')
@@ -105,6 +105,6 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Send a message again now (a new run of the retry schedule)' })
   @ApiResponse({ status: 409, description: '`conflict` when its endpoint is disabled or deleted' })
   async replay(@CurrentActor() actor: Actor, @Param('id') id: string) {
-    return this.webhooks.replay(actor.orgId, id);
+    return this.webhooks.replay(actor, id);
   }
 }

@@ -2,9 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '#infra/config';
 import { uuidv7, PrismaClient } from '#infra/db';
 import { ProblemError } from '#infra/errors';
+import { writeAudit } from '#platform/audit';
+import { actorId, type Actor } from '#platform/tenancy';
 import type { EndpointInput } from './endpoint-input.js';
 import { ensureSecret, rotateSecret } from './secrets.js';
 import { replayMessage } from './store.js';
+
+const auditActor = (a: Actor) => ({ orgId: a.orgId, actorType: a.kind, actorId: actorId(a), ip: a.ip });
+const auditFields = (e: EndpointRow) => ({ url: e.url, event_types: e.eventTypes, description: e.description, enabled: e.enabled });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -92,9 +97,14 @@ export class WebhooksService {
   ) {}
 
   /** Creates an endpoint; the answer carries the organization's signing secret when this call created it (shown once). */
-  async createEndpoint(orgId: string, input: EndpointInput & { url: string }): Promise<EndpointView & { secret?: string }> {
-    const row = await this.db.webhookEndpoint.create({
-      data: { id: uuidv7(), orgId, url: input.url, eventTypes: input.eventTypes ?? [], description: input.description ?? '', enabled: input.enabled ?? true },
+  async createEndpoint(actor: Actor, input: EndpointInput & { url: string }): Promise<EndpointView & { secret?: string }> {
+    const orgId = actor.orgId;
+    const row = await this.db.$transaction(async (tx) => {
+      const created = await tx.webhookEndpoint.create({
+        data: { id: uuidv7(), orgId, url: input.url, eventTypes: input.eventTypes ?? [], description: input.description ?? '', enabled: input.enabled ?? true },
+      });
+      await writeAudit(tx, { ...auditActor(actor), action: 'webhook_endpoint.create', targetType: 'webhook_endpoint', targetId: created.id, changes: { after: auditFields(created) } });
+      return created;
     });
     const { row: secret, created } = await ensureSecret(this.db, orgId);
     return { ...endpointView(row), ...(created ? { secret: secret.secret } : {}) };
@@ -116,24 +126,31 @@ export class WebhooksService {
   }
 
   /** Changes an endpoint; enabling it again clears why it was disabled. */
-  async updateEndpoint(orgId: string, id: string, input: EndpointInput): Promise<EndpointView> {
-    const e = await this.endpoint(orgId, id);
-    const row = await this.db.webhookEndpoint.update({
-      where: { id: e.id },
-      data: {
-        ...(input.url !== undefined ? { url: input.url } : {}),
-        ...(input.eventTypes !== undefined ? { eventTypes: input.eventTypes } : {}),
-        ...(input.description !== undefined ? { description: input.description } : {}),
-        ...(input.enabled !== undefined ? { enabled: input.enabled, disabledReason: null } : {}),
-      },
+  async updateEndpoint(actor: Actor, id: string, input: EndpointInput): Promise<EndpointView> {
+    const e = await this.endpoint(actor.orgId, id);
+    const row = await this.db.$transaction(async (tx) => {
+      const updated = await tx.webhookEndpoint.update({
+        where: { id: e.id },
+        data: {
+          ...(input.url !== undefined ? { url: input.url } : {}),
+          ...(input.eventTypes !== undefined ? { eventTypes: input.eventTypes } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.enabled !== undefined ? { enabled: input.enabled, disabledReason: null } : {}),
+        },
+      });
+      await writeAudit(tx, { ...auditActor(actor), action: 'webhook_endpoint.update', targetType: 'webhook_endpoint', targetId: e.id, changes: { before: auditFields(e), after: auditFields(updated) } });
+      return updated;
     });
     return endpointView(row);
   }
 
   /** Deletes an endpoint (its messages and attempts stay listable; waiting messages are canceled). */
-  async deleteEndpoint(orgId: string, id: string): Promise<void> {
-    const e = await this.endpoint(orgId, id);
-    await this.db.webhookEndpoint.update({ where: { id: e.id }, data: { deletedAt: new Date(), enabled: false } });
+  async deleteEndpoint(actor: Actor, id: string): Promise<void> {
+    const e = await this.endpoint(actor.orgId, id);
+    await this.db.$transaction(async (tx) => {
+      await tx.webhookEndpoint.update({ where: { id: e.id }, data: { deletedAt: new Date(), enabled: false } });
+      await writeAudit(tx, { ...auditActor(actor), action: 'webhook_endpoint.delete', targetType: 'webhook_endpoint', targetId: e.id, changes: { before: auditFields(e) } });
+    });
   }
 
   async secretInfo(orgId: string): Promise<{ object: 'webhook_secret'; exists: boolean; rotated_at: string | null; previous_valid_until: string | null }> {
@@ -143,9 +160,11 @@ export class WebhooksService {
   }
 
   /** A new signing secret, shown this once; the previous one keeps signing until previous_valid_until. */
-  async rotateSecret(orgId: string): Promise<{ object: 'webhook_secret'; secret: string; rotated_at: string; previous_valid_until: string | null }> {
-    const row = await rotateSecret(this.db, orgId, this.config.env.WEBHOOK_SECRET_OVERLAP_SECONDS);
-    return { object: 'webhook_secret', secret: row.secret, rotated_at: row.rotatedAt.toISOString(), previous_valid_until: row.previousUntil?.toISOString() ?? null };
+  async rotateSecret(actor: Actor): Promise<{ object: 'webhook_secret'; secret: string; rotated_at: string; previous_valid_until: string | null }> {
+    const row = await rotateSecret(this.db, actor.orgId, this.config.env.WEBHOOK_SECRET_OVERLAP_SECONDS);
+    const previous_valid_until = row.previousUntil?.toISOString() ?? null;
+    await writeAudit(this.db, { ...auditActor(actor), action: 'webhook_secret.rotate', targetType: 'webhook_secret', targetId: null, changes: { after: { rotated_at: row.rotatedAt.toISOString(), previous_valid_until } } });
+    return { object: 'webhook_secret', secret: row.secret, rotated_at: row.rotatedAt.toISOString(), previous_valid_until };
   }
 
   async listMessages(orgId: string, filter: { endpointId?: string }, p: { limit: number; after?: string }): Promise<Page<MessageView>> {
@@ -204,13 +223,15 @@ export class WebhooksService {
   }
 
   /** Sends a message again now (a new run of the retry schedule). Its endpoint must be enabled. */
-  async replay(orgId: string, id: string): Promise<{ object: 'webhook_message'; id: string; status: 'pending' }> {
+  async replay(actor: Actor, id: string): Promise<{ object: 'webhook_message'; id: string; status: 'pending' }> {
+    const orgId = actor.orgId;
     const m = await this.message(orgId, id);
     if (m.endpointId) {
       const ep = await this.db.webhookEndpoint.findUnique({ where: { id: m.endpointId }, select: { enabled: true, deletedAt: true } });
-      if (!ep || ep.deletedAt || !ep.enabled) throw new ProblemError('conflict', 'The message\'s endpoint is disabled or deleted: enable it (PATCH enabled: true) before replaying.');
+      if (!ep || ep.deletedAt || !ep.enabled) throw new ProblemError('conflict', "The message's endpoint is disabled or deleted: enable it (PATCH enabled: true) before replaying.");
     }
     await replayMessage(this.db, orgId, m.id);
+    await writeAudit(this.db, { ...auditActor(actor), action: 'webhook_message.replay', targetType: 'webhook_message', targetId: m.id });
     return { object: 'webhook_message', id: m.id, status: 'pending' };
   }
 }
