@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import type { AppConfig } from '#infra/config';
-import { allowList, DeliveryEngine, PredictionWebhooksConsumer, rotateSecret, WebhooksService, type Resolver } from '#platform/webhooks';
+import { allowList, DeliveryEngine, PredictionWebhooksConsumer, pruneMessages, rotateSecret, WebhooksService, type Resolver } from '#platform/webhooks';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { drain, testLifecycle, type TestLifecycle } from '../support/lifecycle.js';
@@ -266,5 +266,22 @@ describe('target addresses (SSRF)', () => {
       await db.prisma.webhookMessage.update({ where: { id: m!.id }, data: { status: 'canceled' } });
     }
     expect(receiver.received.length).toBe(before);
+  });
+});
+
+describe('retention', () => {
+  it('deletes finished messages and their attempts past the retention cut-off, keeping pending ones', async () => {
+    const done = await predict(receiver.url(freshPath()), ['completed']);
+    const waiting = await predict('http://inside.test/never', ['completed']);
+    const [d] = await messagesOf(done);
+    const [w] = await messagesOf(waiting);
+    await settle([d!.id]);
+    await engine.runOnce(); // the refused one: one attempt, still pending
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    await db.prisma.webhookMessage.updateMany({ where: { id: { in: [d!.id, w!.id] } }, data: { createdAt: old } });
+    expect(await pruneMessages(db.prisma, new Date(Date.now() - 30 * 86_400_000))).toBeGreaterThanOrEqual(1);
+    expect(await db.prisma.webhookMessage.findUnique({ where: { id: d!.id } })).toBeNull();
+    expect(await attemptsOf(d!.id)).toEqual([]);
+    expect(await db.prisma.webhookMessage.findUnique({ where: { id: w!.id } })).toMatchObject({ status: 'pending' });
   });
 });

@@ -5,10 +5,12 @@ import { allowList, type Resolver } from './address.js';
 import { DeliveryEngine } from './engine.js';
 import { systemResolver } from './post.js';
 import { parseSchedule } from './schedule.js';
+import { pruneMessages } from './store.js';
 
 /** Injection token: a DNS resolver for webhook targets (the system's when not provided). */
 export const WEBHOOK_RESOLVER = Symbol('WEBHOOK_RESOLVER');
 
+const RETENTION_EVERY_MS = 60_000;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -23,9 +25,10 @@ export class WebhookDelivery implements OnApplicationBootstrap, OnApplicationShu
   readonly engine: DeliveryEngine;
   private stopped = false;
   private loop: Promise<void> | undefined;
+  private lastRetention = 0;
 
   constructor(
-    db: PrismaClient,
+    private readonly db: PrismaClient,
     private readonly config: AppConfig,
     @Optional() @Inject(WEBHOOK_RESOLVER) resolver?: Resolver,
   ) {
@@ -45,6 +48,10 @@ export class WebhookDelivery implements OnApplicationBootstrap, OnApplicationShu
         handled = await this.engine.runOnce();
       } catch (e) {
         this.logger.warn(`delivery round failed: ${e instanceof Error ? e.message : String(e)} (retrying)`);
+      }
+      if (Date.now() - this.lastRetention >= RETENTION_EVERY_MS) {
+        this.lastRetention = Date.now();
+        await pruneMessages(this.db, new Date(Date.now() - this.config.env.PREDICTION_RETENTION_DAYS * 86_400_000)).catch((e: unknown) => this.logger.warn(`retention: ${String(e)}`));
       }
       if (handled < 16) await pause(this.config.env.WEBHOOK_POLL_MS);
     }

@@ -100,3 +100,16 @@ export async function replayMessage(db: PrismaClient, orgId: string, id: string,
   const { count } = await db.webhookMessage.updateMany({ where: { id, orgId }, data: { status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: null } });
   return count === 1;
 }
+
+/**
+ * Retention: deletes finished messages (and their attempts) created before `before`, in bounded
+ * batches; returns how many messages went. Payloads copy predictions' outputs, so they go with
+ * the predictions' own (PREDICTION_RETENTION_DAYS). Pending messages stay until their schedule ends.
+ */
+export async function pruneMessages(db: PrismaClient, before: Date, batch = 5_000): Promise<number> {
+  const rows = await db.webhookMessage.findMany({ where: { createdAt: { lt: before }, status: { not: 'pending' } }, select: { id: true }, take: batch });
+  if (rows.length === 0) return 0;
+  const ids = rows.map((r) => r.id);
+  const [, gone] = await db.$transaction([db.webhookAttempt.deleteMany({ where: { messageId: { in: ids } } }), db.webhookMessage.deleteMany({ where: { id: { in: ids } } })]);
+  return gone.count;
+}
