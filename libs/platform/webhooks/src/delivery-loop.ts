@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type
 import { AppConfig } from '#infra/config';
 import { PrismaClient } from '#infra/db';
 import { allowList, type Resolver } from './address.js';
-import { DeliveryEngine } from './engine.js';
+import { DELIVERY_BATCH, DeliveryEngine } from './engine.js';
 import { systemResolver } from './post.js';
 import { parseSchedule } from './schedule.js';
 import { pruneMessages } from './store.js';
@@ -53,7 +53,7 @@ export class WebhookDelivery implements OnApplicationBootstrap, OnApplicationShu
         this.lastRetention = Date.now();
         await pruneMessages(this.db, new Date(Date.now() - this.config.env.PREDICTION_RETENTION_DAYS * 86_400_000)).catch((e: unknown) => this.logger.warn(`retention: ${String(e)}`));
       }
-      if (handled < 16) await pause(this.config.env.WEBHOOK_POLL_MS);
+      if (handled < DELIVERY_BATCH) await pause(this.config.env.WEBHOOK_POLL_MS);
     }
   }
 

@@ -3,9 +3,12 @@ import type { PrismaClient } from '#infra/db';
 import type { Resolver } from './address.js';
 import { postWebhook } from './post.js';
 import { nextRetryDelay, parseRetryAfter, verdictOf } from './schedule.js';
-import { ensureSecret, signingSecrets } from './secrets.js';
+import { ensureSecret, signingSecrets, type SecretRow } from './secrets.js';
 import { signedHeaders } from './signature.js';
 import { claimDue, recordAttempt, type ClaimedMessage, type MessageOutcome } from './store.js';
+
+/** Messages claimed and sent at once per round by default. */
+export const DELIVERY_BATCH = 32;
 
 export interface EngineSettings {
   /** Delay before each retry (ms). */
@@ -31,20 +34,28 @@ export class DeliveryEngine {
 
   /** One round: the number of messages handled (a full batch means more may be due). */
   async runOnce(): Promise<number> {
-    const batch = this.settings.batch ?? 16;
+    const batch = this.settings.batch ?? DELIVERY_BATCH;
     const claimed = await claimDue(this.db, batch, this.settings.timeoutMs * 2 + 5_000);
-    await Promise.all(claimed.map((m) => this.deliver(m)));
+    if (claimed.length === 0) return 0;
+    // What the round needs, read once: the endpoints' current state and each organization's secrets.
+    const endpointIds = [...new Set(claimed.flatMap((m) => (m.endpointId ? [m.endpointId] : [])))];
+    const endpoints = new Map(
+      endpointIds.length ? (await this.db.webhookEndpoint.findMany({ where: { id: { in: endpointIds } }, select: { id: true, url: true, enabled: true, deletedAt: true } })).map((e) => [e.id, e]) : [],
+    );
+    const orgIds = [...new Set(claimed.map((m) => m.orgId))];
+    const secrets = new Map<string, SecretRow>((await this.db.webhookSecret.findMany({ where: { orgId: { in: orgIds } } })).map((r) => [r.orgId, r]));
+    for (const orgId of orgIds) if (!secrets.has(orgId)) secrets.set(orgId, (await ensureSecret(this.db, orgId)).row);
+    await Promise.all(claimed.map((m) => this.deliver(m, m.endpointId ? (endpoints.get(m.endpointId) ?? null) : undefined, secrets.get(m.orgId)!)));
     return claimed.length;
   }
 
-  private async deliver(m: ClaimedMessage): Promise<void> {
+  private async deliver(m: ClaimedMessage, ep: { url: string; enabled: boolean; deletedAt: Date | null } | null | undefined, secret: SecretRow): Promise<void> {
     let url = m.url;
-    if (m.endpointId) {
-      const ep = await this.db.webhookEndpoint.findUnique({ where: { id: m.endpointId }, select: { url: true, enabled: true, deletedAt: true } });
+    if (ep !== undefined) {
       if (!ep || !ep.enabled || ep.deletedAt) return recordAttempt(this.db, m, url, null, { kind: 'canceled' });
       url = ep.url; // a changed URL applies to messages still waiting
     }
-    const { row } = await ensureSecret(this.db, m.orgId);
+    const row = secret;
     const now = new Date();
     const body = JSON.stringify(m.payload);
     const headers = signedHeaders(signingSecrets(row, now), m.id, Math.floor(now.getTime() / 1000), body);

@@ -1,4 +1,4 @@
-import { uuidv7, type PrismaClient } from '#infra/db';
+import { uuidv7, type Prisma, type PrismaClient } from '#infra/db';
 
 /**
  * The delivery engine's storage (Postgres, the record of truth): messages waiting or done, and
@@ -36,6 +36,8 @@ export interface ClaimedMessage {
   payload: unknown;
   /** Attempts in the current run (a replay starts a new run). */
   attempts: number;
+  /** Attempts ever made. */
+  totalAttempts: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export async function claimDue(db: PrismaClient, limit: number, lockMs: number):
       ORDER BY "nextAttemptAt"
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED)
-    RETURNING "id", "orgId", "endpointId", "url", "eventType", "payload", "attempts"`;
+    RETURNING "id", "orgId", "endpointId", "url", "eventType", "payload", "attempts", "totalAttempts"`;
 }
 
 export interface AttemptRecord {
@@ -64,35 +66,43 @@ export type MessageOutcome = { kind: 'delivered' } | { kind: 'retry'; at: Date }
 
 /** Records one attempt and moves its message on, in one transaction. A 410 also disables the endpoint. */
 export async function recordAttempt(db: PrismaClient, m: ClaimedMessage, url: string, attempt: AttemptRecord | null, outcome: MessageOutcome, now = new Date()): Promise<void> {
-  await db.$transaction(async (tx) => {
-    if (attempt) {
-      const total = await tx.webhookAttempt.count({ where: { messageId: m.id } });
-      await tx.webhookAttempt.create({
+  const status = outcome.kind === 'delivered' ? 'succeeded' : outcome.kind === 'retry' ? 'pending' : outcome.kind === 'canceled' ? 'canceled' : 'failed';
+  const writes: Prisma.PrismaPromise<unknown>[] = [];
+  if (attempt) {
+    writes.push(
+      db.webhookAttempt.create({
         data: {
           id: uuidv7(),
           messageId: m.id,
           orgId: m.orgId,
           endpointId: m.endpointId,
           url,
-          attempt: total + 1,
-          trigger: m.attempts > 0 ? 'retry' : total > 0 ? 'replay' : 'initial',
+          attempt: m.totalAttempts + 1,
+          trigger: m.attempts > 0 ? 'retry' : m.totalAttempts > 0 ? 'replay' : 'initial',
           status: attempt.status,
           response: attempt.response,
           durationMs: attempt.durationMs,
           createdAt: now,
         },
-      });
-    }
-    const attempts = attempt ? m.attempts + 1 : m.attempts;
-    const status = outcome.kind === 'delivered' ? 'succeeded' : outcome.kind === 'retry' ? 'pending' : outcome.kind === 'canceled' ? 'canceled' : 'failed';
-    await tx.webhookMessage.update({
+      }),
+    );
+  }
+  const bump = attempt ? 1 : 0;
+  writes.push(
+    db.webhookMessage.update({
       where: { id: m.id },
-      data: { status, attempts, lockedUntil: null, nextAttemptAt: outcome.kind === 'retry' ? outcome.at : null, ...(outcome.kind === 'delivered' ? { deliveredAt: now } : {}) },
-    });
-    if (outcome.kind === 'gone' && m.endpointId) {
-      await tx.webhookEndpoint.updateMany({ where: { id: m.endpointId }, data: { enabled: false, disabledReason: 'gone' } });
-    }
-  });
+      data: {
+        status,
+        attempts: m.attempts + bump,
+        totalAttempts: m.totalAttempts + bump,
+        lockedUntil: null,
+        nextAttemptAt: outcome.kind === 'retry' ? outcome.at : null,
+        ...(outcome.kind === 'delivered' ? { deliveredAt: now } : {}),
+      },
+    }),
+  );
+  if (outcome.kind === 'gone' && m.endpointId) writes.push(db.webhookEndpoint.updateMany({ where: { id: m.endpointId }, data: { enabled: false, disabledReason: 'gone' } }));
+  await db.$transaction(writes);
 }
 
 /** Sends a message again now, as a new run of the schedule (its attempts keep counting). False when there is no such message. */
