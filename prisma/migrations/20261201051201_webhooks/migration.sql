@@ -80,3 +80,9 @@ CREATE INDEX "WebhookAttempt_messageId_id_idx" ON "WebhookAttempt"("messageId", 
 
 -- CreateIndex
 CREATE INDEX "WebhookAttempt_orgId_endpointId_id_idx" ON "WebhookAttempt"("orgId", "endpointId", "id");
+
+-- The "webhooks" lifecycle consumer starts at the newest event: predictions made before
+-- webhooks were delivered do not send theirs now (their `webhook` was stored, never promised).
+INSERT INTO "OutboxConsumer" ("name", "seq", "updatedAt")
+SELECT 'webhooks', COALESCE(MAX("seq"), 0), CURRENT_TIMESTAMP FROM "PredictionEvent"
+ON CONFLICT ("name") DO NOTHING;
