@@ -12,7 +12,7 @@
 import { pathToFileURL } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { readProcessEnv } from '#infra/config';
+import { readDevelopmentEnv } from '#infra/config';
 import { OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
 import { runPipeline } from '#feature-engine/features';
 import { DENSE_OUTPUT_NAME, TINY_CLASSIFIER_SPEC } from '#tools/model-builders';
@@ -108,7 +108,7 @@ export function completionMessage(jobId: string, outcome: { batch: number } | { 
 
 async function child(): Promise<void> {
   const send = (r: Reply) => process.send?.(r);
-  const env = readProcessEnv();
+  const env = readDevelopmentEnv();
   let host: ModelHost | null = null;
   let model: ModelEntry | null = null;
   let running: { close: () => Promise<void>; publisher: Redis } | null = null;

@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { readProcessEnv } from '#infra/config';
+import { readDevelopmentEnv } from '#infra/config';
 import { repoRoot } from '#infra/db';
 import { decodeBase64Image, decodeImage, imageToTensor, type ToTensorParams } from '#feature-engine/features';
 import { OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
@@ -334,7 +334,7 @@ async function main(): Promise<number> {
     },
     strict: true,
   });
-  const env = readProcessEnv();
+  const env = readDevelopmentEnv();
   const wideJobs = intFlag(values['wide-jobs'], 1_024, 'wide-jobs');
   const denseJobs = intFlag(values['dense-jobs'], 6_000, 'dense-jobs');
   const tinyJobs = intFlag(values['tiny-jobs'], 10_000, 'tiny-jobs');

@@ -19,7 +19,7 @@ import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ApiKeyGuard, ApiKeysModule, ApiKeyVerifier, digestApiKey, generateApiKey } from '#platform/api-keys';
-import { ConfigModule, parseEnv, readProcessEnv } from '#infra/config';
+import { ConfigModule, parseEnv, readDevelopmentEnv } from '#infra/config';
 import { DbModule, uuidv7 } from '#infra/db';
 import { createHttpApp } from '#infra/http';
 import { MetricsModule } from '#infra/metrics';
@@ -117,7 +117,7 @@ async function main(): Promise<number> {
       DATABASE_URL: db.url,
       DATABASE_SCHEMA: db.schema,
       DATABASE_POOL_SIZE: '2',
-      REDIS_URL: readProcessEnv().REDIS_URL,
+      REDIS_URL: readDevelopmentEnv().REDIS_URL,
       REDIS_PREFIX: prefix,
       API_KEY_PEPPER: PEPPER,
       API_KEY_CACHE_TTL_MS: '60000', // a cache hit is what is measured

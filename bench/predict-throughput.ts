@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { readProcessEnv } from '#infra/config';
+import { readDevelopmentEnv } from '#infra/config';
 import { repoRoot } from '#infra/db';
 import { ctcGreedyDecode, decodeBase64Image, decodeImage, imageToTensor, loadCtcCharset, runPipeline, type ToTensorParams } from '#feature-engine/features';
 import { OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
@@ -329,7 +329,7 @@ async function runHttp(
   stopped: () => boolean,
   cleanups: (() => Promise<void>)[],
 ): Promise<{ results: VariantResult[]; apps: RunningApp[] }> {
-  const env = readProcessEnv();
+  const env = readDevelopmentEnv();
   const db: TestDatabase = await createTestDatabase('bench');
   cleanups.push(() => db.drop());
   const credentialsFile = join(tmpdir(), `stratum-bench-${randomBytes(4).toString('hex')}.json`);
@@ -349,6 +349,8 @@ async function runHttp(
     REDIS_URL: env.REDIS_URL,
     REDIS_PREFIX: prefix,
     API_KEY_PEPPER: PEPPER,
+    // The bench drives a test key: room for every request in the test-mode quota.
+    QUOTA_TEST_UNITS_PER_MONTH: String(opts.requests + opts.warmup + 1_000),
     WORKER_CONCURRENCY: String(opts.workerConcurrency),
     ORT_EXECUTION_PROVIDERS: runtime.executionProviders.join(','),
     ORT_INTRA_OP_THREADS: String(runtime.intraOpThreads),
@@ -433,7 +435,7 @@ function find(results: VariantResult[], variant: string, concurrency: number): V
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
-  const env = readProcessEnv();
+  const env = readDevelopmentEnv();
   const runtime: RuntimeSettings = { executionProviders: env.ORT_EXECUTION_PROVIDERS, intraOpThreads: opts.intraOpThreads ?? env.ORT_INTRA_OP_THREADS };
   const deadline = Date.now() + opts.timeoutS * 1000;
   let interrupted = false;

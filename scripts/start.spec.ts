@@ -3,7 +3,7 @@ import { parseEnv } from '#infra/config';
 import { apps, tenantWorkerPort } from './start.js';
 
 describe('npm start: the apps it supervises', () => {
-  const env = parseEnv({});
+  const env = parseEnv({ NODE_ENV: 'development' });
   const base = { DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/stratum', REDIS_URL: 'redis://127.0.0.1:6379', API_KEY_PEPPER: 'p'.repeat(40), HOME: '/home/dev', GITHUB_TOKEN: 'ghp_x' };
   const list = apps('/repo', env, base);
 

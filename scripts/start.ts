@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AppConfig, ConfigError, inheritedEnv, readProcessEnv, tenantWorkerEnv, type Env } from '#infra/config';
+import { AppConfig, ConfigError, inheritedEnv, readDevelopmentEnv, tenantWorkerEnv, type Env } from '#infra/config';
 import { ensurePostgres, ensureRedis, type PostgresHandle, type RedisHandle } from '#tools/dev-services';
 import { ProcessSupervisor, type ChildExit } from '#tools/supervisor';
 
@@ -189,7 +189,7 @@ async function main(): Promise<number> {
 
   let env: Env;
   try {
-    env = readProcessEnv();
+    env = readDevelopmentEnv();
   } catch (e) {
     fail(e instanceof ConfigError ? e.message : String(e));
     return 1;

@@ -125,7 +125,15 @@ export class Client {
     return { status: res.statusCode, headers: res.headers, json };
   }
 
+  /** Signs up (202, no session) and, when accepted, logs in: returns the log-in's answer (the user and their organizations). */
   async signup(email: string, password = 'correct horse battery', extra: Record<string, unknown> = {}): Promise<Res> {
+    const r = await this.signupOnly(email, password, extra);
+    if (r.status !== 202) return r;
+    return this.call('POST', '/v1/auth/login', { body: { email, password } });
+  }
+
+  /** POST /v1/auth/signup alone. */
+  async signupOnly(email: string, password = 'correct horse battery', extra: Record<string, unknown> = {}): Promise<Res> {
     return this.call('POST', '/v1/auth/signup', { body: { email, password, ...extra } });
   }
 }

@@ -16,10 +16,15 @@ afterAll(async () => {
 });
 
 describe('signup', () => {
-  it('creates the user, an owned organization on the free plan, a session cookie and an audit entry', async () => {
+  it('creates the user and an owned organization on the free plan (202, no session), an audit entry; the log-in then gives a session cookie', async () => {
     const c = new Client(a, '10.1.0.1');
-    const r = await c.signup('  Ada@Example.COM ', 'correct horse battery', { name: 'Ada' });
-    expect(r.status).toBe(201);
+    const accepted = await c.signupOnly('  Ada@Example.COM ', 'correct horse battery', { name: 'Ada' });
+    expect(accepted.status).toBe(202);
+    expect(accepted.json).toEqual({ object: 'signup', email: 'ada@example.com' });
+    expect(accepted.headers['set-cookie']).toBeUndefined();
+    expect(accepted.headers['cache-control']).toBe('no-store');
+    const r = await c.call('POST', '/v1/auth/login', { body: { email: 'ada@example.com', password: 'correct horse battery' } });
+    expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ object: 'user', email: 'ada@example.com', name: 'Ada' });
     expect(r.json.memberships).toEqual([{ org_id: expect.any(String), slug: 'ada-s-organization', name: "Ada's organization", role: 'owner' }]);
     expect(r.json.csrf_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -47,7 +52,7 @@ describe('signup', () => {
 
   it('uses organization_name when given', async () => {
     const r = await new Client(a).signup('grace@example.com', 'correct horse battery', { organization_name: 'Navy Labs' });
-    expect(r.status).toBe(201);
+    expect(r.status).toBe(200);
     expect(r.json.memberships).toEqual([expect.objectContaining({ name: 'Navy Labs', slug: 'navy-labs', role: 'owner' })]);
   });
 
@@ -56,21 +61,31 @@ describe('signup', () => {
     const r = await c.call('POST', '/v1/auth/signup', { body: { email: 'not-an-email', password: 'short', admin: true } });
     expectProblem(r, 422, 'validation_failed');
     const paths = (r.json.errors as { path: string }[]).map((e) => e.path).sort();
-    expect(paths).toEqual(['', '/email', '/password']);
-    const long = await c.signup('long@example.com', 'x'.repeat(257));
+    expect(paths).toEqual(['/admin', '/email', '/password']);
+    const long = await c.signupOnly('long@example.com', 'x'.repeat(257));
     expectProblem(long, 422, 'validation_failed');
     expectProblem(await c.call('POST', '/v1/auth/signup', { body: [] }), 422, 'validation_failed');
   });
 
-  it('an existing email is a log-in: same response with the right password, invalid_credentials otherwise', async () => {
+  it('an existing email gets the same 202 as a new one, with either password, and nothing changes', async () => {
     const first = await new Client(a).signup('linus@example.com');
-    expect(first.status).toBe(201);
-    const again = await new Client(a, '10.1.0.9').signup('linus@example.com');
-    expect(again.status).toBe(201);
-    expect(again.json.id).toBe(first.json.id);
-    expect(again.json.memberships).toEqual(first.json.memberships); // no second organization
-    const wrong = await new Client(a, '10.1.0.9').signup('linus@example.com', 'another password!');
-    expectProblem(wrong, 401, 'invalid_credentials');
+    expect(first.status).toBe(200);
+    const again = await new Client(a, '10.1.0.9').signupOnly('linus@example.com', 'correct horse battery', { organization_name: 'Second' });
+    const wrong = await new Client(a, '10.1.0.9').signupOnly('linus@example.com', 'another password!');
+    const fresh = await new Client(a, '10.1.0.9').signupOnly('linus2@example.com', 'another password!');
+    for (const r of [again, wrong, fresh]) {
+      expect(r.status).toBe(202);
+      expect(r.headers['set-cookie']).toBeUndefined();
+    }
+    expect(again.json).toEqual({ object: 'signup', email: 'linus@example.com' });
+    expect(wrong.json).toEqual({ object: 'signup', email: 'linus@example.com' });
+    expect(fresh.json).toEqual({ object: 'signup', email: 'linus2@example.com' });
+    const user = await a.db.prisma.user.findUniqueOrThrow({ where: { email: 'linus@example.com' }, include: { memberships: true } });
+    expect(user.memberships).toHaveLength(1); // no second organization
+    // The original password still works; the attempted one does not.
+    const c = new Client(a, '10.1.0.10');
+    expect((await c.call('POST', '/v1/auth/login', { body: { email: 'linus@example.com', password: 'correct horse battery' } })).status).toBe(200);
+    expectProblem(await c.call('POST', '/v1/auth/login', { body: { email: 'linus@example.com', password: 'another password!' } }), 401, 'invalid_credentials');
   });
 });
 

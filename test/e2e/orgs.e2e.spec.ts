@@ -125,8 +125,8 @@ describe('members', () => {
     expect(first.json.data.map((m: any) => m.user.email)).toEqual(['p2@acme.test', 'p1@acme.test']);
     const next = await owner.call('GET', `/v1/orgs/${orgId}/members?limit=2&starting_after=${first.json.next_cursor}`);
     expect(next.json.data.map((m: any) => m.user.email)).toContain('owner@acme.test');
-    expectProblem(await owner.call('GET', `/v1/orgs/${orgId}/members?limit=0`), 400, 'bad_request');
-    expectProblem(await owner.call('GET', `/v1/orgs/${orgId}/members?starting_after=nope`), 400, 'bad_request');
+    expectProblem(await owner.call('GET', `/v1/orgs/${orgId}/members?limit=0`), 422, 'validation_failed');
+    expectProblem(await owner.call('GET', `/v1/orgs/${orgId}/members?starting_after=nope`), 422, 'validation_failed');
   });
 
   it('viewers read but cannot write (403); only owners grant or take the owner role', async () => {

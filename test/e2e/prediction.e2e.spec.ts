@@ -52,7 +52,8 @@ async function api(path: string, init: { method?: string; key?: string | null; b
 function expectProblem(r: Awaited<ReturnType<typeof api>>, status: number, code: string) {
   expect({ status: r.status, code: r.json?.code }).toEqual({ status, code });
   expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(r.json.type).toMatch(/^https:\/\//);
+  // The type is a page of the gateway about the code.
+  expect(r.json.type).toBe(`/problems/${code}`);
   expect(r.json.title).toEqual(expect.any(String));
   expect(r.json.detail).toEqual(expect.any(String));
   expect(r.json.requestId).toBe(r.headers.get('x-request-id'));
@@ -238,7 +239,7 @@ describe('errors are problem+json with a stable code', () => {
   it('422 with the failing paths for input that fails the schema', async () => {
     const missing = await api('/v1/predictions', { body: { feature: 'ocr-line', input: { picture: 'x' } } });
     expectProblem(missing, 422, 'validation_failed');
-    expect(missing.json.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['/image', '/picture']));
+    expect(missing.json.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['/input/image', '/input/picture']));
     const envelope = await api('/v1/predictions', { body: { feature: 'ocr-line', input: 'x', extra: 1 } });
     expectProblem(envelope, 422, 'validation_failed');
     expect(envelope.json.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['/input']));

@@ -72,7 +72,7 @@ describe('migrations', () => {
   });
 
   it('gives Nest apps a PrismaService on the configured schema', async () => {
-    const env = parseEnv({ DATABASE_URL: a.url, DATABASE_SCHEMA: a.schema, DATABASE_POOL_SIZE: '2' });
+    const env = parseEnv({ DATABASE_URL: a.url, DATABASE_SCHEMA: a.schema, DATABASE_POOL_SIZE: '2', NODE_ENV: 'test' });
     const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(env), DbModule] }).compile();
     const app = await moduleRef.init(); // an application context: lifecycle hooks, no HTTP
     try {

@@ -96,8 +96,11 @@ function sessionOf(r: Reply): { session: string; csrf: string } {
 
 /** Signs up over HTTP: the user, their new organization, and a session. */
 export async function signup(env: Env, email: string, organization: string): Promise<{ userId: string; orgId: string; slug: string; session: { session: string; csrf: string } }> {
-  const r = await env.call('POST', '/v1/auth/signup', null, { email, password: PASSWORD, organization_name: organization });
-  if (r.status !== 201) throw new Error(`signup ${email}: ${r.status} ${r.text}`);
+  const s = await env.call('POST', '/v1/auth/signup', null, { email, password: PASSWORD, organization_name: organization });
+  if (s.status !== 202) throw new Error(`signup ${email}: ${s.status} ${s.text}`);
+  // Sign-up starts no session (it answers the same for a taken email): log in.
+  const r = await env.call('POST', '/v1/auth/login', null, { email, password: PASSWORD });
+  if (r.status !== 200) throw new Error(`login ${email}: ${r.status} ${r.text}`);
   const m = r.json.memberships[0];
   return { userId: r.json.id, orgId: m.org_id, slug: m.slug, session: sessionOf(r) };
 }

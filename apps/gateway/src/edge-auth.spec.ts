@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { bodyLimitOf, edgeAuthOf } from './edge-auth.js';
+import { bodyLimitOf, edgeAuthOf, refuseNonOctetStream } from './edge-auth.js';
 
 describe('edge rules (issue 9 item 4)', () => {
   it('needs a key on key routes, a key or a session on organization routes, a session on session routes', () => {
@@ -19,6 +19,17 @@ describe('edge rules (issue 9 item 4)', () => {
     // Prefixes are whole segments: "/v1/predictionsX" is not a key route.
     expect(edgeAuthOf('GET', '/v1/predictionsx')).toBe('none');
     expect(edgeAuthOf('GET', '/v2x')).toBe('none');
+    // Probes: the protocol's server health routes need no key (issue 10 item 8).
+    expect(edgeAuthOf('GET', '/v2/health/live')).toBe('none');
+    expect(edgeAuthOf('GET', '/v2/health/ready')).toBe('none');
+  });
+
+  it('lets only application/octet-stream (or no content type) reach the upload route', () => {
+    expect(() => refuseNonOctetStream(undefined)).not.toThrow();
+    expect(() => refuseNonOctetStream('Application/Octet-Stream; charset=binary')).not.toThrow();
+    for (const t of ['application/json', 'text/plain', 'multipart/form-data; boundary=x']) {
+      expect(() => refuseNonOctetStream(t)).toThrow(expect.objectContaining({ code: 'unsupported_media_type', detail: expect.stringContaining('application/octet-stream') }));
+    }
   });
 
   it('gives management routes the small limit, prediction routes and uploads the default', () => {

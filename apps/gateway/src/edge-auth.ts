@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
 import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
+import { routeTableOf } from '#infra/http';
 import { SessionStore, sessionRequired } from '#platform/identity';
 
 /**
@@ -17,6 +18,8 @@ const under = (url: string, prefix: string): boolean => url === prefix || url.st
 
 /** The edge rule of a route, by its Fastify pattern (e.g. "/v1/orgs/:org/api-keys"). Pure. */
 export function edgeAuthOf(method: string, route: string): EdgeAuth {
+  // Probes call the protocol's health routes without a key.
+  if (route === '/v2/health/live' || route === '/v2/health/ready') return 'none';
   if (under(route, '/v1/predictions') || under(route, '/v1/features') || under(route, '/v1/models') || under(route, '/v2')) return 'api_key';
   if (route === '/v1/orgs') return method === 'GET' ? 'key_or_session' : 'session';
   if (under(route, '/v1/orgs')) return 'key_or_session';
@@ -37,25 +40,41 @@ export function bodyLimitOf(method: string, route: string, managementLimit: numb
   return undefined;
 }
 
+/** The upload route reads the raw file only: any other declared content type is a 415 naming the right one (before any parser reads the body). */
+export function refuseNonOctetStream(contentType: string | undefined): void {
+  if (contentType === undefined) return;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/octet-stream') {
+    throw new ProblemError('unsupported_media_type', `Send the model file as the raw body with Content-Type: application/octet-stream (not ${JSON.stringify(type.slice(0, 100))}).`);
+  }
+}
+
 type EdgeRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
 
 /**
  * Authenticates at Fastify's onRequest, before a byte of the body is read or parsed: a
  * missing, malformed, unknown or expired key is a 401 (the failure throttle counts it as
  * the guard would), a key route's key is verified here and handed to ApiKeyGuard; a
- * session-only route without a session cookie is a 401 too. A request for no route with a
- * body is answered 404 before the body is read.
+ * session-only route without a session cookie is a 401 too. A known path asked with another
+ * method is a 405 with `Allow`; a request for no route with a body is answered 404 before the
+ * body is read.
  */
 export function installEdgeAuth(app: NestFastifyApplication): void {
   const verifier = app.get(ApiKeyVerifier, { strict: false });
   const sessions = app.get(SessionStore, { strict: false });
+  const routes = routeTableOf(app);
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', async (request: EdgeRequest) => {
       if (request.is404) {
+        const path = request.url.split('?')[0] ?? '/';
+        const allow = routes.methodsFor(path);
+        if (allow.length > 0) {
+          throw new ProblemError('method_not_allowed', `${path.length > 200 ? 'This path' : path} does not take ${request.method}; it takes ${allow.join(', ')}.`, { headers: { allow: allow.join(', ') } });
+        }
         if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
-          throw new ProblemError('route_not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`);
+          throw new ProblemError('route_not_found', `No route for ${request.method} ${path.length > 200 ? 'this path' : path}.`);
         }
         return;
       }
@@ -66,8 +85,7 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
       const authorization = request.headers.authorization;
       if (rule === 'api_key' || (rule === 'key_or_session' && authorization !== undefined)) {
         request.apiKey = await verifier.verify(bearerToken(authorization), request.ip);
-        return;
-      }
-      if (!sessions.hasCookie(request)) throw sessionRequired();
+      } else if (!sessions.hasCookie(request)) throw sessionRequired();
+      if (route === UPLOAD_ROUTE && request.method === 'POST') refuseNonOctetStream(request.headers['content-type']);
     });
 }

@@ -11,6 +11,8 @@ import { ModelRegistryModule } from '#model-service/model-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
 import { PredictionWebhooksConsumer, WebhooksModule } from '#platform/webhooks';
+import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService, QuotaSweeper } from '#platform/quotas';
+import { featureUnitEstimate } from './quotas/quota-headers.js';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -26,13 +28,14 @@ import { PredictionsController } from './predictions/predictions.controller.js';
 import { PredictionsService } from './predictions/predictions.service.js';
 import { ModelUploadsController } from './model-uploads/model-uploads.controller.js';
 import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
-import { V2Controller } from './v2/v2.controller.js';
+import { ProblemsController } from './problems/problems.controller.js';
+import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, WebhooksModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2Controller, ModelUploadsController, WebhooksController],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
   providers: [
     PredictionsService,
     AuthService,
@@ -41,7 +44,11 @@ import { WebhooksController } from './webhooks/webhooks.controller.js';
     ModelUploadsService,
     // System jobs (SYSTEM_JOBS=on, the default): lifecycle consumers, recovery, retention.
     UsageConsumer,
-    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, webhooks: PredictionWebhooksConsumer) => [usage, webhooks], inject: [UsageConsumer, PredictionWebhooksConsumer] },
+    { provide: QUOTA_ESTIMATOR, useValue: featureUnitEstimate },
+    QuotaService,
+    QuotaConsumer,
+    QuotaSweeper,
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, webhooks: PredictionWebhooksConsumer) => [usage, quota, webhooks], inject: [UsageConsumer, QuotaConsumer, PredictionWebhooksConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
   ],

@@ -12,7 +12,7 @@ import { findPrlimit, OnnxModelHost, ThreadedModelHost, type HostObserver, type 
 import type { ExecutionProvider } from '#infra/execution-providers';
 import { PredictionLifecycle } from '#platform/predictions';
 import { INFERENCE_ATTEMPTS, inferenceQueueName, isTensorJob, type InferenceJobData } from '#infra/queue';
-import { createRedis, RedisClient } from '#infra/redis';
+import { createRedis, RedisClient, redisTargetOf } from '#infra/redis';
 import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from './batching/batching-runner.js';
 import { processInferenceJob } from './process-job.js';
 import { isUploaded, modelLabels, WorkerMetrics } from './worker-metrics.js';
@@ -170,7 +170,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     // Enough jobs in flight to fill the pool's batches (see poolConcurrency).
     const batchSizes = this.models.entries.filter((m) => m.pool === pool).map((m) => effectiveMaxBatchSize(m.config, this.providers.get(modelKey(m))));
     const concurrency = poolConcurrency(this.config.env.WORKER_CONCURRENCY, batchSizes, this.batching.enabled);
-    const connection = createRedis(this.config.env.REDIS_URL, `stratum-worker-${pool}`);
+    const connection = createRedis(redisTargetOf(this.config.env), `stratum-worker-${pool}`);
     connection.on('error', (e: Error) => this.logger.warn(`redis: ${e.message}`));
     this.active.set(pool, 0);
     this.metrics.busy.set({ pool }, 0);

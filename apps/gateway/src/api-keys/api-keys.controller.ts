@@ -1,19 +1,22 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
   ApiKeysService,
-  parseApiKeyListFilter,
+  apiKeyListQuery,
+  createApiKeyBody,
+  parseApiKeyListQuery,
+  rollApiKeyBody,
+  updateApiKeyBody,
   parseCreateApiKey,
-  parsePage,
   parseRollApiKey,
   parseUpdateApiKey,
   type ApiKeyPage,
   type ApiKeyView,
   type ApiKeyWithSecret,
 } from '#platform/key-management';
+import { ApiContract } from '../openapi/contract.js';
 import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
-import { single } from './query-param.js';
 
 /** Responses that carry a secret must never be cached by anything in between. */
 function noStore(reply: FastifyReply): void {
@@ -33,8 +36,7 @@ export class ApiKeysController {
     summary: 'Create an API key',
     description: 'Answers the key with its `secret`, shown this once only. A key actor may only grant scopes it holds; only owners, admins and `admin` keys may grant `admin`.',
   })
-  @ApiBody({ schema: { $ref: '#/components/schemas/CreateApiKey' } })
-  @ApiResponse({ status: 201, description: 'The new key with its secret', schema: { $ref: '#/components/schemas/ApiKeyWithSecret' } })
+  @ApiContract({ body: { schema: createApiKeyBody(), name: 'CreateApiKey' }, responses: { 201: { description: 'The new key with its secret', schema: 'ApiKeyWithSecret' } } })
   async create(@CurrentActor() actor: Actor, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<ApiKeyWithSecret> {
     const input = parseCreateApiKey(body);
     const key = await this.keys.create(actor, input);
@@ -45,21 +47,16 @@ export class ApiKeysController {
   @Get()
   @RequirePermission('keys:read')
   @ApiOperation({ summary: 'List API keys, newest first (cursor pages); revoked keys only with include_revoked=true' })
-  @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
-  @ApiQuery({ name: 'starting_after', required: false, description: 'next_cursor of the previous page' })
-  @ApiQuery({ name: 'mode', required: false, enum: ['live', 'test'] })
-  @ApiQuery({ name: 'include_revoked', required: false, enum: ['true', 'false'] })
-  @ApiResponse({ status: 200, description: 'A page of keys', schema: { $ref: '#/components/schemas/ApiKeyList' } })
+  @ApiContract({ query: apiKeyListQuery, responses: { 200: { description: 'A page of keys', schema: 'ApiKeyList' } } })
   async list(@CurrentActor() actor: Actor, @Query() query: Record<string, unknown>): Promise<{ object: 'list' } & ApiKeyPage> {
-    const page = parsePage(single(query['limit'], 'limit'), single(query['starting_after'], 'starting_after'));
-    const filter = parseApiKeyListFilter({ mode: single(query['mode'], 'mode'), include_revoked: single(query['include_revoked'], 'include_revoked') });
+    const { filter, page } = parseApiKeyListQuery(query);
     return { object: 'list', ...(await this.keys.list(actor, filter, page)) };
   }
 
   @Get(':id')
   @RequirePermission('keys:read')
   @ApiOperation({ summary: 'Get an API key' })
-  @ApiResponse({ status: 200, description: 'The key', schema: { $ref: '#/components/schemas/ApiKey' } })
+  @ApiContract({ responses: { 200: { description: 'The key', schema: 'ApiKey' } }, problems: ['api_key_not_found'] })
   async get(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.keys.get(actor, id);
   }
@@ -67,8 +64,7 @@ export class ApiKeysController {
   @Patch(':id')
   @RequirePermission('keys:write')
   @ApiOperation({ summary: 'Change the name, scopes, expiry or rate limit of a key', description: '`expires_at: null` removes the expiry, `rate_limit_per_minute: null` the override.' })
-  @ApiBody({ schema: { $ref: '#/components/schemas/UpdateApiKey' } })
-  @ApiResponse({ status: 200, description: 'The key', schema: { $ref: '#/components/schemas/ApiKey' } })
+  @ApiContract({ body: { schema: updateApiKeyBody(), name: 'UpdateApiKey' }, responses: { 200: { description: 'The key', schema: 'ApiKey' } }, problems: ['api_key_not_found', 'conflict', 'key_not_active'] })
   @ApiResponse({ status: 409, description: '`conflict` for a revoked key; `key_not_active` for a rolled (in its grace period) or expired key' })
   async update(@CurrentActor() actor: Actor, @Param('id') id: string, @Body() body: unknown): Promise<ApiKeyView> {
     const patch = parseUpdateApiKey(body);
@@ -82,7 +78,7 @@ export class ApiKeysController {
     summary: 'Revoke a key (idempotent); it stops working on every gateway within about a second',
     description: 'Needs the right to grant all of the key\'s scopes, like a change or a roll; a test-mode key never revokes a live key.',
   })
-  @ApiResponse({ status: 200, description: 'The revoked key', schema: { $ref: '#/components/schemas/ApiKey' } })
+  @ApiContract({ body: null, responses: { 200: { description: 'The revoked key', schema: 'ApiKey' } }, problems: ['api_key_not_found'] })
   async revoke(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<ApiKeyView> {
     return this.keys.revoke(actor, id);
   }
@@ -93,8 +89,11 @@ export class ApiKeysController {
     summary: 'Roll a key: a new secret with the same name, mode, scopes and limits',
     description: 'The old key keeps working for `grace_period_seconds` (0-604800, default 86400; never beyond its own expiry) and then expires.',
   })
-  @ApiBody({ required: false, schema: { $ref: '#/components/schemas/RollApiKey' } })
-  @ApiResponse({ status: 201, description: 'The new key with its secret', schema: { $ref: '#/components/schemas/ApiKeyWithSecret' } })
+  @ApiContract({
+    body: { schema: rollApiKeyBody, name: 'RollApiKey', required: false },
+    responses: { 201: { description: 'The new key with its secret', schema: 'ApiKeyWithSecret' } },
+    problems: ['api_key_not_found', 'conflict', 'key_not_active'],
+  })
   async roll(@CurrentActor() actor: Actor, @Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<ApiKeyWithSecret> {
     const { graceSeconds } = parseRollApiKey(body);
     const key = await this.keys.roll(actor, id, graceSeconds);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { writeAudit } from '#platform/audit';
 import { AppConfig } from '#infra/config';
@@ -79,39 +80,36 @@ export class AuthService {
   }
 
   /**
-   * Signs up: creates the user and their first organization (owner, "free" plan) and starts
-   * a session. An email that already has an account is treated as a log-in with the given
-   * password (same response when it matches; invalid_credentials when it does not), so the
-   * route never answers "this email exists" (see docs/DECISIONS.md).
+   * Signs up: creates the user and their first organization (owner, "free" plan). It answers
+   * the same whatever the email: an email that already has an account (with the right password
+   * or not) changes nothing, costs the same work (argon2 and the same writes, rolled back) and
+   * gives the same answer, so the route never says "this email exists" (see docs/DECISIONS.md).
+   * It starts no session: the client logs in next (POST /v1/auth/login). Returns whether an
+   * account was created (never shown to the caller).
    */
-  async signup(
-    body: { email: string; password: string; name?: string | undefined; organization_name?: string | undefined },
-    ip: string,
-  ): Promise<{ session: StartedSession; me: MeView; created: boolean }> {
+  async signup(body: { email: string; password: string; name?: string | undefined; organization_name?: string | undefined }, ip: string): Promise<boolean> {
     await this.byIp.check(ip);
-    if (await this.users.findByEmail(body.email)) {
-      const r = await this.login(body, ip);
-      return { ...r, created: false };
-    }
     const passwordHash = await hashPassword(body.password);
+    const taken = (await this.users.findByEmail(body.email)) !== null;
     const display = body.name ?? body.email.split('@')[0] ?? 'My';
     const orgName = body.organization_name ?? `${display}'s organization`.slice(0, 100);
-    let user: User;
     try {
-      user = await this.prisma.$transaction(async (tx) => {
-        const created = await this.users.create({ email: body.email, name: body.name ?? null, passwordHash }, tx);
+      await this.prisma.$transaction(async (tx) => {
+        // A taken email does the same writes under a placeholder address inside a savepoint,
+        // rolls them back to it and commits (paying the same WAL flush): the answer takes the
+        // same time either way (measured: 36 vs 64 ms median without this).
+        if (taken) await tx.$executeRaw`SAVEPOINT signup_taken`;
+        const email = taken ? `${randomUUID()}@signup.invalid` : body.email;
+        const created = await this.users.create({ email, name: body.name ?? null, passwordHash }, tx);
         await this.orgs.createInTx(tx, { userId: created.id, ip }, { name: orgName });
-        return created;
+        if (taken) await tx.$executeRaw`ROLLBACK TO SAVEPOINT signup_taken`;
       });
     } catch (e) {
-      // The same email signed up concurrently: answer as for an existing account.
-      if (isUniqueViolation(e)) {
-        const r = await this.login(body, ip);
-        return { ...r, created: false };
-      }
+      // The same email signed up concurrently: answer as for any sign-up.
+      if (isUniqueViolation(e)) return false;
       throw e;
     }
-    return { ...(await this.startSession(user)), created: true };
+    return !taken;
   }
 
   async logout(user: SessionUser): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ProblemError } from '#infra/errors';
-import { createInvitationBody, createOrgBody, parseBody, parsePage, signupBody, slugify } from './parse-body.js';
+import { pageQuery, parseQuery, ProblemError, toPage } from '#infra/errors';
+import { createInvitationBody, createOrgBody, parseBody, signupBody, slugify } from './parse-body.js';
 
 function problemOf(fn: () => unknown): ProblemError {
   try {
@@ -20,9 +20,12 @@ describe('parseBody', () => {
   it('refuses unknown fields, bounds and non-objects with 422 and JSON Pointer paths', () => {
     const p = problemOf(() => parseBody(signupBody, { email: 'a@b.io', password: 'x'.repeat(9), role: 'owner' }));
     expect(p.code).toBe('validation_failed');
-    expect((p.extensions.errors as { path: string }[]).map((e) => e.path).sort()).toEqual(['', '/password']);
+    expect(p.extensions.errors).toEqual([
+      { path: '/password', message: 'at least 10 characters' },
+      { path: '/role', message: 'is not a known field' },
+    ]);
     expect(problemOf(() => parseBody(signupBody, { email: 'a@b.io', password: 'x'.repeat(257) })).status).toBe(422);
-    expect(problemOf(() => parseBody(signupBody, null)).extensions.errors).toEqual([{ path: '', message: 'must be an object' }]);
+    expect(problemOf(() => parseBody(signupBody, null)).extensions.errors).toEqual([{ path: '', message: 'must be a JSON object' }]);
     expect(problemOf(() => parseBody(signupBody, { email: 'a@b.io', password: 'x'.repeat(10), name: '\u0000' })).status).toBe(422);
   });
 
@@ -40,7 +43,7 @@ describe('parseBody', () => {
   });
 });
 
-describe('slugify and parsePage', () => {
+describe('slugify and page queries', () => {
   it('derives slugs', () => {
     expect(slugify("Ada's organization")).toBe('ada-s-organization');
     expect(slugify('Café Ünïcode!!')).toBe('cafe-unicode');
@@ -49,10 +52,16 @@ describe('slugify and parsePage', () => {
     expect(slugify('a'.repeat(80))).toHaveLength(40);
   });
 
-  it('parses pages', () => {
-    expect(parsePage(undefined, undefined)).toEqual({ limit: 20 });
-    expect(parsePage('5', '01234567-89AB-7DEF-8123-456789ABCDEF')).toEqual({ limit: 5, after: '01234567-89ab-7def-8123-456789abcdef' });
-    expect(problemOf(() => parsePage('101', undefined)).code).toBe('bad_request');
-    expect(problemOf(() => parsePage('1', 'x')).code).toBe('bad_request');
+  it('parses pages: 422 naming every bad parameter', () => {
+    const parsePage = (q: Record<string, unknown>) => toPage(parseQuery(pageQuery, q));
+    expect(parsePage({})).toEqual({ limit: 20 });
+    expect(parsePage({ limit: '5', starting_after: '01234567-89AB-7DEF-8123-456789ABCDEF' })).toEqual({ limit: 5, after: '01234567-89ab-7def-8123-456789abcdef' });
+    const p = problemOf(() => parsePage({ limit: '101', starting_after: 'x' }));
+    expect(p.code).toBe('validation_failed');
+    expect(p.extensions.errors).toEqual([
+      { path: '/limit', message: 'must be at most 100' },
+      { path: '/starting_after', message: 'must be the next_cursor of the previous page' },
+    ]);
+    expect(problemOf(() => parsePage({ limit: ['1', '2'] })).extensions.errors).toEqual([{ path: '/limit', message: 'must be given once' }]);
   });
 });

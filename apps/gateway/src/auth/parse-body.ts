@@ -1,21 +1,8 @@
 import { z } from 'zod';
-import { ProblemError } from '#infra/errors';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '#platform/identity';
 import { ROLES } from '#platform/tenancy';
 
-/** Parses a JSON body with a (strict) schema or throws 422 validation_failed naming every failing path (JSON Pointer). */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ProblemError('validation_failed', 'The body must be a JSON object.', { extensions: { errors: [{ path: '', message: 'must be an object' }] } });
-  }
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((i) => ({
-    path: i.path.length ? '/' + i.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/') : '',
-    message: i.message,
-  }));
-  throw new ProblemError('validation_failed', 'The request body failed validation.', { extensions: { errors } });
-}
+export { parseBody } from '#infra/errors';
 
 /** Lower-cased and trimmed before validation, so " A@B.io " and "a@b.io" are one account. */
 export const emailField = z
@@ -93,12 +80,4 @@ export function slugify(name: string): string {
     .slice(0, 40)
     .replace(/-+$/g, '');
   return base.length >= 3 ? base : `org-${base}`.replace(/-+$/g, '');
-}
-
-/** Parses `limit` (1-100, default 20) and `starting_after` (a uuid) of a list route. */
-export function parsePage(limit: string | undefined, after: string | undefined): { limit: number; after?: string } {
-  const n = limit === undefined ? 20 : Number(limit);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new ProblemError('bad_request', 'limit must be an integer from 1 to 100.');
-  if (after !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(after)) throw new ProblemError('bad_request', 'starting_after must be an id.');
-  return { limit: n, ...(after !== undefined ? { after: after.toLowerCase() } : {}) };
 }

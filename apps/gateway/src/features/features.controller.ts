@@ -2,6 +2,7 @@ import { Controller, Get, Param, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiKeyGuard } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
+import { ApiContract } from '../openapi/contract.js';
 import { featureModels, findFeature, listFeatures, type FeatureDefinition } from '#feature-engine/feature-catalogue';
 
 export function featureView(f: FeatureDefinition) {
@@ -24,12 +25,14 @@ export function featureView(f: FeatureDefinition) {
 export class FeaturesController {
   @Get()
   @ApiOperation({ summary: 'The features this key can call, with their input schema and price' })
+  @ApiContract({ responses: { 200: { description: 'Every feature (one page)', schema: 'FeatureList' } } })
   list() {
-    return { object: 'list', data: listFeatures().map(featureView), has_more: false };
+    return { object: 'list', data: listFeatures().map(featureView), has_more: false, next_cursor: null };
   }
 
   @Get(':name')
   @ApiOperation({ summary: 'One feature (latest version)' })
+  @ApiContract({ responses: { 200: { description: 'The feature', schema: 'Feature' } }, problems: ['feature_not_found'] })
   get(@Param('name') name: string) {
     const f = findFeature(name);
     if (!f) throw new ProblemError('feature_not_found', `No feature ${JSON.stringify(name.slice(0, 100))}.`);

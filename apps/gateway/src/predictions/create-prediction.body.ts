@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProblemError } from '#infra/errors';
+import { ProblemError, parseBody } from '#infra/errors';
 
 export const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
 
@@ -16,18 +16,7 @@ export type CreatePredictionBody = z.output<typeof createPredictionBody>;
 
 /** Parses the body or throws a 422 naming every failing path (JSON Pointer). */
 export function parseCreatePredictionBody(body: unknown): CreatePredictionBody {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ProblemError('validation_failed', 'The body must be a JSON object like {"feature": "...", "input": {...}}.', {
-      extensions: { errors: [{ path: '', message: 'must be an object' }] },
-    });
-  }
-  const parsed = createPredictionBody.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((i) => ({
-    path: i.path.length ? '/' + i.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/') : '',
-    message: i.message,
-  }));
-  throw new ProblemError('validation_failed', 'The request body failed validation.', { extensions: { errors } });
+  return parseBody(createPredictionBody, body);
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { type AuthenticatedKey } from '#platform/api-keys';
 import { AppConfig } from '#infra/config';
-import { ProblemError } from '#infra/errors';
+import { ProblemError, validationProblem } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
+import { uuidv7 } from '#infra/db';
+import { QuotaService, type QuotaOutcome } from '#platform/quotas';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import { webhookUrlProblem } from '#platform/webhooks';
 import type { CreatePredictionBody } from './create-prediction.body.js';
@@ -23,6 +25,8 @@ export interface CreateResult {
   finished: boolean;
   /** true when an earlier request with the same Idempotency-Key created it. */
   replayed: boolean;
+  /** The quota this admission saw (for the RateLimit headers). */
+  quota: QuotaOutcome;
 }
 
 @Injectable()
@@ -31,6 +35,7 @@ export class PredictionsService {
     private readonly repo: PredictionsRepository,
     private readonly lifecycle: PredictionLifecycle,
     private readonly config: AppConfig,
+    private readonly quotas: QuotaService,
   ) {}
 
   async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; idempotencyKey?: string }): Promise<CreateResult> {
@@ -40,13 +45,16 @@ export class PredictionsService {
     }
     validateFeatureInput(feature, body.input);
     const hookProblem = body.webhook !== undefined ? webhookUrlProblem(body.webhook, this.config.env.WEBHOOK_ALLOW_HTTP) : null;
-    if (hookProblem) throw new ProblemError('validation_failed', 'The request body failed validation.', { extensions: { errors: [{ path: '/webhook', message: hookProblem }] } });
+    if (hookProblem) throw validationProblem('request body', [{ path: '/webhook', message: hookProblem }]);
     const models = featureModels(feature);
     const pool = poolOf(models);
     if (pool === undefined) {
       throw new ProblemError('model_unavailable', `Feature "${feature.name}" has no model pool to run on.`, { headers: { 'retry-after': '30' } });
     }
 
+    const id = uuidv7();
+    const scope = { orgId: key.orgId, mode: key.mode };
+    const quota = await this.quotas.reserve(scope, id, feature.price.units); // 429 quota_exceeded
     const { record, replayed } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
@@ -59,10 +67,15 @@ export class PredictionsService {
         ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
         ...(body.webhook ? { webhook: body.webhook } : {}),
         ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
+        id,
       },
       { waitMs: opts.waitSeconds !== null ? opts.waitSeconds * 1000 : null },
-    );
-    return { prediction: this.view(record), finished: isTerminal(record.status), replayed };
+    ).catch(async (e: unknown) => {
+      await this.quotas.abandon(scope, id);
+      throw e;
+    });
+    if (replayed) await this.quotas.settle(scope, id, null); // the earlier prediction holds its own
+    return { prediction: this.view(record), finished: isTerminal(record.status), replayed, quota };
   }
 
   async get(key: AuthenticatedKey, id: string): Promise<PredictionView> {

@@ -4,9 +4,12 @@ import { AppConfig } from '#infra/config';
 import { PROBLEM_CODES, ProblemError, type ProblemCode } from '#infra/errors';
 import { Readiness } from '#infra/http';
 import { modelMetadata, parseInferRequest, toWire, v2Error, type V2InferResponse, type V2ModelMetadata, type V2ResponseTensor } from '#model-service/inference-protocol';
-import { ModelRegistry, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
+import { ModelRegistry, PLATFORM_NAMESPACE, TENANT_POOL, type RegisteredModel, type RegisteredVersion } from '#model-service/model-registry';
 import type { ModelSignature } from '#model-service/tensors';
+import { versionReady } from '../models/models.controller.js';
 import { PredictionLifecycle, isTerminal } from '#platform/predictions';
+import { QuotaService } from '#platform/quotas';
+import { uuidv7 } from '#infra/db';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
 /** How long an infer request waits for its result by default (seconds). */
@@ -35,6 +38,7 @@ export class V2Service {
     private readonly registry: ModelRegistry,
     private readonly lifecycle: PredictionLifecycle,
     private readonly readiness: Readiness,
+    private readonly quotas: QuotaService,
     readonly config: AppConfig,
   ) {}
 
@@ -58,19 +62,19 @@ export class V2Service {
 
   async readyState(r: ResolvedModel): Promise<ReadyState> {
     const onDemandWorkers = r.model.pool === TENANT_POOL ? await this.registry.poolWorkers(TENANT_POOL) : 0;
-    return { ready: r.version.warmWorkers > 0 || onDemandWorkers > 0, warmWorkers: r.version.warmWorkers, onDemandWorkers };
+    return { ready: versionReady(r.model.pool, r.version.warmWorkers, onDemandWorkers), warmWorkers: r.version.warmWorkers, onDemandWorkers };
   }
 
-  /** Server readiness: Postgres and Redis reachable, and some live worker serves a model this key may call. */
-  async serverReady(key: AuthenticatedKey): Promise<{ ready: boolean; checks: Record<string, string> }> {
+  /**
+   * Server readiness for probes (no key): Postgres and Redis reachable, and some live worker
+   * holds a model warm or serves the tenant pool. Only the verdict; the reasons are on the admin listener.
+   */
+  async serverReady(): Promise<boolean> {
     const deps = await this.readiness.evaluate();
-    // Tenants learn which dependency is down, never its error text (that is on the admin listener).
-    if (!deps.ready) return { ready: false, checks: Object.fromEntries(Object.entries(deps.checks).map(([k, v]) => [k, v === 'ok' ? 'ok' : 'unavailable'])) };
-    const models = await this.registry.list(key.orgId);
-    const warm = models.some((m) => m.versions.some((v) => v.warmWorkers > 0));
-    const tenant = !warm && models.some((m) => m.pool === TENANT_POOL) ? (await this.registry.poolWorkers(TENANT_POOL)) > 0 : false;
-    const ready = warm || tenant;
-    return { ready, checks: { ...deps.checks, workers: ready ? 'ok' : 'no live worker holds a model warm' } };
+    if (!deps.ready) return false;
+    const platform = await this.registry.list(PLATFORM_NAMESPACE);
+    if (platform.some((m) => m.versions.some((v) => v.warmWorkers > 0))) return true;
+    return (await this.registry.poolWorkers(TENANT_POOL)) > 0;
   }
 
   /**
@@ -81,6 +85,9 @@ export class V2Service {
     const r = await this.resolve(key, name, version);
     const parsed = parseInferRequest(body, r.signature, { maxElements: this.config.env.V2_MAX_ELEMENTS });
     const inputs = toWire(parsed.feeds);
+    const predictionId = uuidv7();
+    const scope = { orgId: key.orgId, mode: key.mode };
+    await this.quotas.reserve(scope, predictionId, 1); // a model call is 1 unit; 429 quota_exceeded
     const { record: row } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
@@ -94,9 +101,13 @@ export class V2Service {
           outputs: parsed.outputs,
         },
         input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
+        id: predictionId,
       },
       { waitMs: waitSeconds * 1000 },
-    );
+    ).catch(async (e: unknown) => {
+      await this.quotas.abandon(scope, predictionId);
+      throw e;
+    });
     const id = row.id;
     if (!isTerminal(row.status)) {
       const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;

@@ -1,13 +1,26 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '#infra/config';
+import { parseQuery, toPage } from '#infra/errors';
 import { CurrentActor, OrgGuard, RequirePermission, type Actor } from '#platform/tenancy';
-import { parseCreateEndpoint, parseListPage, parseUpdateEndpoint, WebhooksService, type AttemptView, type EndpointView, type MessageView, type Page } from '#platform/webhooks';
-import { single } from '../api-keys/query-param.js';
+import {
+  createEndpointBody,
+  parseCreateEndpoint,
+  parseUpdateEndpoint,
+  updateEndpointBody,
+  webhookMessagesQuery,
+  webhookPageQuery,
+  WebhooksService,
+  type AttemptView,
+  type EndpointView,
+  type MessageView,
+  type Page,
+} from '#platform/webhooks';
+import { ApiContract } from '../openapi/contract.js';
+import './webhook-views.js';
 
 const noStore = (reply: FastifyReply): void => void reply.header('cache-control', 'no-store');
-const pageOf = (q: Record<string, unknown>) => parseListPage(single(q['limit'], 'limit'), single(q['starting_after'], 'starting_after'));
 
 @ApiTags('webhooks')
 @ApiParam({ name: 'org', description: 'Organization id or slug' })
@@ -21,8 +34,8 @@ export class WebhooksController {
 
   @Post('webhook-endpoints')
   @RequirePermission('webhooks:write')
-  @ApiOperation({ summary: 'Register a webhook endpoint', description: '`event_types` empty or absent: every event. The answer carries the organization\'s signing secret (`secret`) when this call created it, shown this once.' })
-  @ApiResponse({ status: 201, description: 'The endpoint' })
+  @ApiOperation({ summary: 'Register a webhook endpoint', description: "`event_types` empty or absent: every event. The answer carries the organization's signing secret (`secret`) when this call created it, shown this once." })
+  @ApiContract({ body: { schema: createEndpointBody(), name: 'CreateWebhookEndpoint' }, responses: { 201: { description: 'The endpoint', schema: 'WebhookEndpointCreated' } } })
   async create(@CurrentActor() actor: Actor, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<EndpointView & { secret?: string }> {
     const input = parseCreateEndpoint(body, this.config.env.WEBHOOK_ALLOW_HTTP);
     noStore(reply);
@@ -32,22 +45,23 @@ export class WebhooksController {
   @Get('webhook-endpoints')
   @RequirePermission('webhooks:read')
   @ApiOperation({ summary: 'List webhook endpoints, newest first (cursor pages)' })
-  @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
-  @ApiQuery({ name: 'starting_after', required: false, description: 'next_cursor of the previous page' })
+  @ApiContract({ query: webhookPageQuery, responses: { 200: { description: 'A page of endpoints', schema: 'WebhookEndpointList' } } })
   async list(@CurrentActor() actor: Actor, @Query() query: Record<string, unknown>): Promise<Page<EndpointView>> {
-    return this.webhooks.listEndpoints(actor.orgId, pageOf(query));
+    return this.webhooks.listEndpoints(actor.orgId, toPage(parseQuery(webhookPageQuery, query)));
   }
 
   @Get('webhook-endpoints/:id')
   @RequirePermission('webhooks:read')
   @ApiOperation({ summary: 'Get a webhook endpoint' })
+  @ApiContract({ responses: { 200: { description: 'The endpoint', schema: 'WebhookEndpoint' } }, problems: ['not_found'] })
   async get(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<EndpointView> {
     return this.webhooks.getEndpoint(actor.orgId, id);
   }
 
   @Patch('webhook-endpoints/:id')
   @RequirePermission('webhooks:write')
-  @ApiOperation({ summary: 'Change an endpoint\'s URL, event types, description or enabled flag', description: '`enabled: true` also re-enables an endpoint disabled after a 410 Gone.' })
+  @ApiOperation({ summary: "Change an endpoint's URL, event types, description or enabled flag", description: '`enabled: true` also re-enables an endpoint disabled after a 410 Gone.' })
+  @ApiContract({ body: { schema: updateEndpointBody(), name: 'UpdateWebhookEndpoint' }, responses: { 200: { description: 'The endpoint', schema: 'WebhookEndpoint' } }, problems: ['not_found'] })
   async update(@CurrentActor() actor: Actor, @Param('id') id: string, @Body() body: unknown): Promise<EndpointView> {
     return this.webhooks.updateEndpoint(actor, id, parseUpdateEndpoint(body, this.config.env.WEBHOOK_ALLOW_HTTP));
   }
@@ -56,6 +70,7 @@ export class WebhooksController {
   @HttpCode(204)
   @RequirePermission('webhooks:write')
   @ApiOperation({ summary: 'Delete a webhook endpoint (its waiting messages are canceled; messages and attempts stay listable)' })
+  @ApiContract({ body: null, responses: { 204: { description: 'Deleted', schema: null } }, problems: ['not_found'] })
   async remove(@CurrentActor() actor: Actor, @Param('id') id: string): Promise<void> {
     await this.webhooks.deleteEndpoint(actor, id);
   }
@@ -63,13 +78,15 @@ export class WebhooksController {
   @Get('webhook-endpoints/:id/attempts')
   @RequirePermission('webhooks:read')
   @ApiOperation({ summary: 'Delivery attempts to an endpoint, newest first' })
+  @ApiContract({ query: webhookPageQuery, responses: { 200: { description: 'A page of attempts', schema: 'WebhookAttemptList' } }, problems: ['not_found'] })
   async endpointAttempts(@CurrentActor() actor: Actor, @Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Page<AttemptView>> {
-    return this.webhooks.listAttempts(actor.orgId, { endpointId: id }, pageOf(query));
+    return this.webhooks.listAttempts(actor.orgId, { endpointId: id }, toPage(parseQuery(webhookPageQuery, query)));
   }
 
   @Get('webhook-secret')
   @RequirePermission('webhooks:read')
   @ApiOperation({ summary: 'Whether the organization has a signing secret, when it was rotated, and until when the previous one still signs (never the secret)' })
+  @ApiContract({ responses: { 200: { description: 'The secret, without its value', schema: 'WebhookSecretInfo' } } })
   async secret(@CurrentActor() actor: Actor) {
     return this.webhooks.secretInfo(actor.orgId);
   }
@@ -78,6 +95,7 @@ export class WebhooksController {
   @HttpCode(200)
   @RequirePermission('webhooks:write')
   @ApiOperation({ summary: 'Rotate the signing secret', description: 'Answers the new `whsec_` secret, shown this once. Until `previous_valid_until` every webhook carries two signatures, by the new and the previous secret.' })
+  @ApiContract({ body: null, responses: { 200: { description: 'The new secret', schema: 'WebhookSecretRotated' } } })
   async rotate(@CurrentActor() actor: Actor, @Res({ passthrough: true }) reply: FastifyReply) {
     noStore(reply);
     return this.webhooks.rotateSecret(actor);
@@ -86,24 +104,25 @@ export class WebhooksController {
   @Get('webhook-messages')
   @RequirePermission('webhooks:read')
   @ApiOperation({ summary: 'Webhook messages (one per event and target), newest first; endpoint_id narrows to one endpoint' })
-  @ApiQuery({ name: 'endpoint_id', required: false })
+  @ApiContract({ query: webhookMessagesQuery, responses: { 200: { description: 'A page of messages', schema: 'WebhookMessageList' } }, problems: ['not_found'] })
   async messages(@CurrentActor() actor: Actor, @Query() query: Record<string, unknown>): Promise<Page<MessageView>> {
-    const endpointId = single(query['endpoint_id'], 'endpoint_id');
-    return this.webhooks.listMessages(actor.orgId, endpointId !== undefined ? { endpointId } : {}, pageOf(query));
+    const q = parseQuery(webhookMessagesQuery, query);
+    return this.webhooks.listMessages(actor.orgId, q.endpoint_id !== undefined ? { endpointId: q.endpoint_id } : {}, toPage(q));
   }
 
   @Get('webhook-messages/:id/attempts')
   @RequirePermission('webhooks:read')
   @ApiOperation({ summary: 'Delivery attempts of a message, newest first' })
+  @ApiContract({ query: webhookPageQuery, responses: { 200: { description: 'A page of attempts', schema: 'WebhookAttemptList' } }, problems: ['not_found'] })
   async messageAttempts(@CurrentActor() actor: Actor, @Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Page<AttemptView>> {
-    return this.webhooks.listAttempts(actor.orgId, { messageId: id }, pageOf(query));
+    return this.webhooks.listAttempts(actor.orgId, { messageId: id }, toPage(parseQuery(webhookPageQuery, query)));
   }
 
   @Post('webhook-messages/:id/replay')
   @HttpCode(202)
   @RequirePermission('webhooks:write')
   @ApiOperation({ summary: 'Send a message again now (a new run of the retry schedule)' })
-  @ApiResponse({ status: 409, description: '`conflict` when its endpoint is disabled or deleted' })
+  @ApiContract({ body: null, responses: { 202: { description: 'Queued', schema: 'WebhookReplay' } }, problems: ['not_found', 'conflict'] })
   async replay(@CurrentActor() actor: Actor, @Param('id') id: string) {
     return this.webhooks.replay(actor, id);
   }

@@ -95,23 +95,23 @@ describe('validateFeatureInput', () => {
     const e = errorsOf({ image: 42 });
     expect(e.code).toBe('validation_failed');
     expect(e.status).toBe(422);
-    expect(e.detail).toBe("Input failed the feature's schema");
-    expect(e.extensions['errors']).toEqual([{ path: '/image', message: 'must be string' }]);
+    expect(e.detail).toBe('The request body failed validation: /input/image.');
+    expect(e.extensions['errors']).toEqual([{ path: '/input/image', message: 'must be a string' }]);
   });
 
   it('points at a missing field and at an unexpected one', () => {
     const e = errorsOf({ picture: 'aGVsbG8=' });
     expect(e.extensions['errors']).toEqual(
       expect.arrayContaining([
-        { path: '/image', message: 'is required' },
-        { path: '/picture', message: 'is not allowed' },
+        { path: '/input/image', message: 'is required' },
+        { path: '/input/picture', message: 'is not a known field' },
       ]),
     );
   });
 
   it('refuses an oversized image string and a non-object input', () => {
     const big = errorsOf({ image: 'A'.repeat(MAX_IMAGE_BASE64_LENGTH + 4) });
-    expect(big.extensions['errors']).toEqual([{ path: '/image', message: `must NOT have more than ${MAX_IMAGE_BASE64_LENGTH} characters` }]);
-    expect(errorsOf('hello').extensions['errors']).toEqual([{ path: '', message: 'must be object' }]);
+    expect(big.extensions['errors']).toEqual([{ path: '/input/image', message: `must be at most ${MAX_IMAGE_BASE64_LENGTH} characters long` }]);
+    expect(errorsOf('hello').extensions['errors']).toEqual([{ path: '/input', message: 'must be an object' }]);
   });
 });

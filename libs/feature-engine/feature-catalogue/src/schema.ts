@@ -26,15 +26,49 @@ function validatorFor(cache: WeakMap<FeatureDefinition, ValidateFunction>, def: 
   return v;
 }
 
-/** Ajv errors as `{ path, message }`, the path pointing at the offending member. */
-export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {
+const TYPE: Record<string, string> = { string: 'a string', number: 'a number', integer: 'an integer', boolean: 'true or false', object: 'an object', array: 'an array', null: 'null' };
+const plural = (n: unknown, word: string): string => `${String(n)} ${word}${n === 1 ? '' : 's'}`;
+
+/** One Ajv error in the voice of every validation message (see #infra/errors issueMessage). */
+function ajvMessage(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type':
+      return `must be ${String(p['type']).split(',').map((t) => TYPE[t] ?? t).join(' or ')}`;
+    case 'minLength':
+      return `must be at least ${plural(p['limit'], 'character')} long`;
+    case 'maxLength':
+      return `must be at most ${plural(p['limit'], 'character')} long`;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return `must be ${String(p['comparison']) === '>=' ? 'at least' : String(p['comparison']) === '<=' ? 'at most' : String(p['comparison']) === '>' ? 'more than' : 'less than'} ${String(p['limit'])}`;
+    case 'minItems':
+      return `must have at least ${plural(p['limit'], 'item')}`;
+    case 'maxItems':
+      return `must have at most ${plural(p['limit'], 'item')}`;
+    case 'enum':
+      return `must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `must be ${JSON.stringify(p['allowedValue'])}`;
+    case 'format':
+      return `must be a valid ${String(p['format'])}`;
+    case 'pattern':
+      return 'must be in the expected format';
+    default:
+      return e.message ?? 'is not valid';
+  }
+}
+
+/** Ajv errors as `{ path, message }`, the path pointing at the offending member (under `prefix`, e.g. "/input"). */
+export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined, prefix = ''): FieldError[] {
   return (errors ?? []).map((e) => {
     const params = e.params as Record<string, unknown>;
-    if (e.keyword === 'required') return { path: `${e.instancePath}/${String(params['missingProperty'])}`, message: 'is required' };
-    if (e.keyword === 'additionalProperties') {
-      return { path: `${e.instancePath}/${String(params['additionalProperty'])}`, message: 'is not allowed' };
-    }
-    return { path: e.instancePath, message: e.message ?? 'is invalid' };
+    const at = (name: unknown) => `${prefix}${e.instancePath}/${String(name).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (e.keyword === 'required') return { path: at(params['missingProperty']), message: 'is required' };
+    if (e.keyword === 'additionalProperties') return { path: at(params['additionalProperty']), message: 'is not a known field' };
+    return { path: prefix + e.instancePath, message: ajvMessage(e) };
   });
 }
 
@@ -42,7 +76,9 @@ export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined)
 export function validateFeatureInput(def: FeatureDefinition, input: unknown): void {
   const validate = validatorFor(inputValidators, def, def.input);
   if (!validate(input)) {
-    throw new ProblemError('validation_failed', "Input failed the feature's schema", { extensions: { errors: toFieldErrors(validate.errors) } });
+    // Paths are JSON Pointers into the request body, whose `input` member this is.
+    const errors = toFieldErrors(validate.errors, '/input');
+    throw new ProblemError('validation_failed', `The request body failed validation: ${[...new Set(errors.map((e) => e.path))].join(', ')}.`, { extensions: { errors } });
   }
 }
 

@@ -7,6 +7,14 @@ export function readProcessEnv(): Env {
   return parseEnv(withThrowawaySecrets(process.env));
 }
 
+/**
+ * For local developer tools (`npm start`, the benchmarks): NODE_ENV defaults to development,
+ * set explicitly, so the built-in pepper is accepted there and nowhere by accident.
+ */
+export function readDevelopmentEnv(): Env {
+  return parseEnv({ NODE_ENV: 'development', ...process.env });
+}
+
 /** A copy of this process's environment, for spawning child processes with extra variables. */
 export function inheritedEnv(): Record<string, string | undefined> {
   return { ...process.env };

@@ -2,8 +2,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '#infra/execution-providers';
 
-/** Variables that must be set to something other than their development default in production. */
-const DEV_PEPPER = 'stratum-dev-pepper-do-not-use-in-production-0000';
+/** The built-in pepper: accepted only when NODE_ENV is explicitly development or test (see load.ts). */
+export const DEV_PEPPER = 'stratum-dev-pepper-do-not-use-in-production-0000';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -31,7 +31,14 @@ export const envSchema = z
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/stratum'),
     DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').default('public'),
     DATABASE_POOL_SIZE: positiveInt.default(10),
+    /** redis:// or rediss:// (TLS); may carry user:password (prefer REDIS_PASSWORD, kept out of URLs). */
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    /** Redis ACL user (overrides a user in REDIS_URL). */
+    REDIS_USERNAME: z.string().min(1).optional(),
+    /** Redis password (requirepass or the ACL user's; overrides one in REDIS_URL). */
+    REDIS_PASSWORD: z.string().min(1).optional(),
+    /** PEM file of the CA that signed the Redis server's certificate (rediss:// only; default: the system CAs). */
+    REDIS_TLS_CA_FILE: z.string().min(1).optional(),
     REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _ : -').default('stratum'),
 
     GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
@@ -69,8 +76,10 @@ export const envSchema = z
     API_KEY_REDIS_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(300_000),
     /** How often the gateway writes the batched "last used" times of keys. */
     API_KEY_LAST_USED_FLUSH_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
-    /** Dashboard session lifetime (sliding). */
+    /** Dashboard session lifetime (sliding): a session unused this long ends. */
     SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(7 * 24 * 3600),
+    /** Absolute session lifetime: a session ends this long after log-in, however often it is used. */
+    SESSION_ABSOLUTE_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 24 * 3600).default(30 * 24 * 3600),
     /** Failed logins / key verifications per IP per minute before 429. */
     AUTH_THROTTLE_PER_MINUTE: positiveInt.default(20),
 
@@ -115,6 +124,10 @@ export const envSchema = z
     RECOVERY_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
     /** A prediction not finished this long after its creation fails with deadline_exceeded. */
     PREDICTION_DEADLINE_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
+    /** Units a test-mode key's organization may use per calendar month (test usage is free and never counts against the plan's live quota). */
+    QUOTA_TEST_UNITS_PER_MONTH: z.coerce.number().int().min(0).max(1_000_000_000).default(1_000),
+    /** How long a gateway keeps an organization's plan quota in memory (a plan change takes effect within this). */
+    QUOTA_PLAN_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
     /** Inputs and outputs are deleted this many days after a prediction finished (the record stays); lifecycle events too. */
     PREDICTION_RETENTION_DAYS: positiveInt.max(3650).default(30),
     /** A job whose worker stopped renewing its lock for this long is given to another worker (within lock + 2 × stalled check). */
@@ -147,8 +160,8 @@ export const envSchema = z
     AUTOSCALER_TARGET_BACKLOG_PER_WORKER: positiveInt.default(8),
   })
   .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production' && env.API_KEY_PEPPER === DEV_PEPPER) {
-      ctx.addIssue({ code: 'custom', path: ['API_KEY_PEPPER'], message: 'must be set to a secret of your own in production' });
+    if (env.REDIS_TLS_CA_FILE !== undefined && !env.REDIS_URL.startsWith('rediss://')) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'needs a rediss:// REDIS_URL (TLS); with redis:// the connection would be in clear' });
     }
     if (env.NODE_ENV === 'production' && env.TRUST_PROXY === true) {
       ctx.addIssue({ code: 'custom', path: ['TRUST_PROXY'], message: 'must not be "true" (trust every proxy) in production: list the proxies\' addresses/CIDRs or give a hop count' });

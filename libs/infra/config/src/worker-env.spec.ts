@@ -52,12 +52,12 @@ describe('withThrowawaySecrets', () => {
 
 describe('the limits of uploaded models (config)', () => {
   it('defaults to a 10 s deadline and 2 GiB of address space, tenant pool never in "all", no mixing', () => {
-    expect(parseEnv({})).toMatchObject({ TENANT_RUN_DEADLINE_MS: 10_000, TENANT_MODEL_MEMORY_MB: 2048, WORKER_MIXED_POOLS: 'off', WORKER_POOLS: ['all'] });
+    expect(parseEnv({ NODE_ENV: 'test' })).toMatchObject({ TENANT_RUN_DEADLINE_MS: 10_000, TENANT_MODEL_MEMORY_MB: 2048, WORKER_MIXED_POOLS: 'off', WORKER_POOLS: ['all'] });
   });
 
   it('refuses a deadline under 100 ms and less address space than Node.js and onnxruntime need to start', () => {
-    expect(() => parseEnv({ TENANT_RUN_DEADLINE_MS: '50' })).toThrow(/TENANT_RUN_DEADLINE_MS/);
-    expect(() => parseEnv({ TENANT_MODEL_MEMORY_MB: '1024' })).toThrow(/TENANT_MODEL_MEMORY_MB/);
-    expect(() => parseEnv({ WORKER_MIXED_POOLS: 'yes' })).toThrow(/WORKER_MIXED_POOLS/);
+    expect(() => parseEnv({ NODE_ENV: 'test', TENANT_RUN_DEADLINE_MS: '50' })).toThrow(/TENANT_RUN_DEADLINE_MS/);
+    expect(() => parseEnv({ NODE_ENV: 'test', TENANT_MODEL_MEMORY_MB: '1024' })).toThrow(/TENANT_MODEL_MEMORY_MB/);
+    expect(() => parseEnv({ NODE_ENV: 'test', WORKER_MIXED_POOLS: 'yes' })).toThrow(/WORKER_MIXED_POOLS/);
   });
 });

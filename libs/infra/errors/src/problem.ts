@@ -13,7 +13,8 @@ export interface ProblemBody {
   [extension: string]: unknown;
 }
 
-export const PROBLEM_TYPE_BASE = 'https://docs.stratum.dev/errors/';
+/** Problem `type` URIs are relative references to the page the gateway serves for each code (GET /problems/{code}). */
+export const PROBLEM_TYPE_BASE = '/problems/';
 
 /** The catalogue of stable codes: status and title for each. */
 export const PROBLEM_CODES = {
@@ -48,6 +49,7 @@ export const PROBLEM_CODES = {
   model_timeout: { status: 422, title: 'The model ran past its deadline' },
   model_memory_exceeded: { status: 422, title: 'The model needed more memory than it may use' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  quota_exceeded: { status: 429, title: "The plan's monthly quota is used up" },
   internal_error: { status: 500, title: 'Internal error' },
   queue_unavailable: { status: 503, title: 'Queue unavailable' },
   model_unavailable: { status: 503, title: 'Model unavailable' },
@@ -89,7 +91,7 @@ export class ProblemError extends Error {
 
   toBody(requestId?: string, instance?: string): ProblemBody {
     const body: ProblemBody = {
-      type: PROBLEM_TYPE_BASE + this.code.replace(/_/g, '-'),
+      type: PROBLEM_TYPE_BASE + this.code,
       title: this.title,
       status: this.status,
       detail: this.detail,
@@ -105,4 +107,21 @@ export class ProblemError extends Error {
 
 export function isProblemError(e: unknown): e is ProblemError {
   return e instanceof ProblemError;
+}
+
+const escapeHtml = (t: string): string => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The HTML page a problem `type` points to (one per code of the catalogue); undefined for an unknown code. Pure. */
+export function problemPage(code: string): string | undefined {
+  if (!Object.hasOwn(PROBLEM_CODES, code)) return undefined;
+  const { status, title } = PROBLEM_CODES[code as ProblemCode];
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(code)}</title></head><body><h1>${escapeHtml(title)}</h1><p>Code <code>${escapeHtml(code)}</code>, HTTP status ${status}.</p><p>Stratum answers this error as <code>application/problem+json</code> (RFC 9457) with <code>type</code> <code>${PROBLEM_TYPE_BASE}${escapeHtml(code)}</code>, this <code>title</code>, the <code>status</code>, a <code>detail</code> sentence about this request and this stable <code>code</code>.</p><p><a href="${PROBLEM_TYPE_BASE}">Every error code</a></p></body></html>`;
+}
+
+/** The index of every problem page. Pure. */
+export function problemIndexPage(): string {
+  const rows = Object.entries(PROBLEM_CODES)
+    .map(([code, { status, title }]) => `<tr><td>${status}</td><td><a href="${PROBLEM_TYPE_BASE}${code}"><code>${code}</code></a></td><td>${escapeHtml(title)}</td></tr>`)
+    .join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Error codes</title></head><body><h1>Error codes</h1><table><tr><th>Status</th><th>Code</th><th>Title</th></tr>${rows}</table></body></html>`;
 }

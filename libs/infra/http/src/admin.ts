@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { MetricsRegistry } from '#infra/metrics';
 import { Readiness } from './health.js';
+import { routeTableOf } from './route-table.js';
 
 export interface AdminListener {
   url: string;
@@ -17,7 +18,7 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
 /**
  * The operational surface of an app on its own listener (ADMIN_HOST, by default 127.0.0.1,
  * and a port of its own): `GET /metrics` (Prometheus), `GET /readyz` with each dependency's
- * state and error text, `GET /healthz`. The public port serves only `/healthz` and a
+ * state and error text, `GET /healthz`, `GET /routes` (every route the public port serves). The public port serves only `/healthz` and a
  * `/readyz` without details. Bodies are never read; anything else is a 404.
  */
 export async function listenAdmin(app: NestFastifyApplication, host: string, port: number, name: string): Promise<AdminListener> {
@@ -36,6 +37,7 @@ export async function listenAdmin(app: NestFastifyApplication, host: string, por
       const { ready, checks } = await readiness.evaluate();
       return send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ status: ready ? 'ready' : 'not_ready', checks }));
     }
+    if (path === '/routes') return send(res, 200, 'application/json', JSON.stringify({ routes: routeTableOf(app).list() }));
     if (path === '/metrics' && metrics) return send(res, 200, metrics.contentType, await metrics.render());
     return send(res, 404, 'application/json', '{"error":"not found"}');
   };

@@ -9,6 +9,7 @@ import { MetricsRegistry } from '#infra/metrics';
 import { findNulInRequest, nulRefusal } from './nul-guard.js';
 import { ProblemFilter } from './problem.filter.js';
 import { requestIdFor } from './request-id.js';
+import { routeTableOf } from './route-table.js';
 
 export interface HttpAppOptions {
   bodyLimit: number;
@@ -62,6 +63,11 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   fastify.removeContentTypeParser('text/plain');
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // Every route, as Fastify registers it: 405 with Allow for a known path, and the admin /routes listing.
+  const routes = routeTableOf(app);
+  fastify.addHook('onRoute', (route) => {
+    for (const m of Array.isArray(route.method) ? route.method : [route.method]) routes.add(String(m), route.url);
   });
   const bodyLimitFor = options.bodyLimitFor;
   if (bodyLimitFor) {

@@ -5,3 +5,4 @@ export { requestIdFor } from './request-id.js';
 export { HealthModule, Readiness, type ReadinessCheck } from './health.js';
 export { listenAdmin, type AdminListener } from './admin.js';
 export { findNul, findNulInRequest, nulRefusal, type NulFinding } from './nul-guard.js';
+export { RouteTable, routeTableOf, type ServedRoute } from './route-table.js';

@@ -1,7 +1,12 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ProblemError } from '#infra/errors';
+import { DEFAULT_FAIR_LIMITS, FAIR_TAG_LUA, PLAN_LEVELS, planLevel, type FairLimits } from './fair-share.js';
 import { INFERENCE_ATTEMPTS, INFERENCE_JOB_NAME, KEEP_COMPLETED, KEEP_FAILED, type InferenceJobData } from './inference-job.js';
+
+/** The fair-share tagging script, defined on the producer connection (ioredis sends EVALSHA, EVAL once on NOSCRIPT). */
+type FairTagCommand = (...keysThenArgs: [string, string, string, string, string, string, string, string, number, string, number, number, number, number, string]) => Promise<number>;
+const FAIR_TAG_COMMAND = 'stratumFairTag';
 
 const queueUnavailable = (): ProblemError =>
   new ProblemError('queue_unavailable', 'The prediction queue is not reachable right now; retry shortly.', { headers: { 'retry-after': '5' } });
@@ -25,10 +30,17 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: (
  * the fast 503 when Redis is down, and the per-pool reads.
  */
 export class InferenceQueues {
+  private readonly fairTagCommand: FairTagCommand;
+
   constructor(
     private readonly connection: Redis,
     private readonly queues: ReadonlyMap<string, Queue<InferenceJobData>>,
-  ) {}
+    private readonly fairLimits: FairLimits = DEFAULT_FAIR_LIMITS,
+  ) {
+    const commands = connection as unknown as Record<string, FairTagCommand | undefined>;
+    if (!commands[FAIR_TAG_COMMAND]) connection.defineCommand(FAIR_TAG_COMMAND, { numberOfKeys: 7, lua: FAIR_TAG_LUA });
+    this.fairTagCommand = (commands[FAIR_TAG_COMMAND] as FairTagCommand).bind(connection);
+  }
 
   /** The registered queue of a pool; an unknown pool is a bug (pools come from the catalogue). */
   queue(pool: string): Queue<InferenceJobData> {
@@ -46,18 +58,49 @@ export class InferenceQueues {
     if (this.connection.status !== 'ready') throw queueUnavailable();
   }
 
-  /** Adds the job (ids only); the job id is the prediction id, so adding it twice is a no-op. */
+  /**
+   * The job's BullMQ priority: its virtual start in the pool's fair share between
+   * organizations, then its plan priority (fair-share.ts; one atomic script call).
+   */
+  async fairPriority(pool: string, orgId: string, planPriority: number, jobId: string): Promise<number> {
+    const q = this.queue(pool);
+    return this.fairTagCommand(
+      q.toKey('fair'),
+      q.toKey('fair-orgs'),
+      q.keys.prioritized!,
+      q.keys.delayed!,
+      q.keys.active!,
+      q.toKey('fair-recent'),
+      q.toKey('fair-stragglers'),
+      orgId,
+      planLevel(planPriority),
+      q.toKey(''),
+      PLAN_LEVELS,
+      this.fairLimits.horizon,
+      this.fairLimits.rebaseAt,
+      this.fairLimits.idleMs,
+      jobId,
+    );
+  }
+
+  /**
+   * Adds the job (ids only); the job id is the prediction id, so adding it twice is a no-op.
+   * Its BullMQ priority comes from the fair share (the plan priority stays in the job data).
+   */
   async enqueue(pool: string, data: InferenceJobData): Promise<void> {
     this.assertAvailable();
     await withDeadline(
-      this.queue(pool).add(INFERENCE_JOB_NAME, data, {
-        jobId: data.predictionId,
-        priority: data.priority,
-        attempts: INFERENCE_ATTEMPTS,
-        backoff: { type: 'exponential', delay: 500 },
-        removeOnComplete: KEEP_COMPLETED,
-        removeOnFail: KEEP_FAILED,
-      }),
+      (async () => {
+        const priority = await this.fairPriority(pool, data.orgId, data.priority, data.predictionId);
+        return this.queue(pool).add(INFERENCE_JOB_NAME, data, {
+          jobId: data.predictionId,
+          priority,
+          attempts: INFERENCE_ATTEMPTS,
+          backoff: { type: 'exponential', delay: 500 },
+          removeOnComplete: KEEP_COMPLETED,
+          removeOnFail: KEEP_FAILED,
+        });
+      })(),
       2_000,
       queueUnavailable,
     );

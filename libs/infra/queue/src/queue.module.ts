@@ -3,7 +3,7 @@ import { Global, Injectable, Logger, Module, type DynamicModule, type OnApplicat
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AppConfig } from '#infra/config';
-import { createRedis } from '#infra/redis';
+import { createRedis, redisTargetOf } from '#infra/redis';
 import { inferenceQueueName, type InferenceJobData } from './inference-job.js';
 import { InferenceQueues } from './inference-queues.js';
 
@@ -15,7 +15,7 @@ export class QueueConnection implements OnApplicationShutdown {
   readonly prefix: string;
 
   constructor(config: AppConfig) {
-    this.redis = createRedis(config.env.REDIS_URL, 'stratum-queues');
+    this.redis = createRedis(redisTargetOf(config.env), 'stratum-queues');
     this.redis.on('error', (e: Error) => this.logger.warn(`redis: ${e.message}`));
     this.prefix = config.env.REDIS_PREFIX;
   }

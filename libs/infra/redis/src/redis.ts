@@ -1,13 +1,17 @@
 import { Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { AppConfig } from '#infra/config';
+import { redisConnectionOptions, redisTargetOf, type RedisTarget } from './connection.js';
+import { RedisSigner } from './signing.js';
 
 /**
  * A Redis connection configured for BullMQ (no per-command retry limit) that fails fast
- * instead of queueing commands forever while Redis is down.
+ * instead of queueing commands forever while Redis is down. Every client Stratum opens is
+ * made here, so all get the same credentials and TLS settings (`redisTargetOf(config.env)`).
  */
-export function createRedis(url: string, name: string): Redis {
-  return new Redis(url, {
+export function createRedis(target: RedisTarget | string, name: string): Redis {
+  return new Redis({
+    ...redisConnectionOptions(target),
     connectionName: name,
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
@@ -41,10 +45,13 @@ export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> 
 export class RedisClient implements OnApplicationShutdown {
   readonly redis: Redis;
   readonly prefix: string;
+  /** Signs the values that decide access (cached keys, sessions) with a key derived from API_KEY_PEPPER. */
+  readonly signer: RedisSigner;
 
   constructor(config: AppConfig) {
-    this.redis = createRedis(config.env.REDIS_URL, 'stratum');
+    this.redis = createRedis(redisTargetOf(config.env), 'stratum');
     this.prefix = config.env.REDIS_PREFIX;
+    this.signer = RedisSigner.fromSecret(config.env.API_KEY_PEPPER);
   }
 
   key(...parts: string[]): string {

@@ -20,7 +20,7 @@ async function rejection(p: Promise<unknown>): Promise<ProblemError> {
 }
 
 beforeAll(async () => {
-  redis = new RedisClient(new AppConfig(parseEnv({ REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix })));
+  redis = new RedisClient(new AppConfig(parseEnv({ REDIS_URL: readProcessEnv().REDIS_URL, REDIS_PREFIX: prefix, NODE_ENV: 'test' })));
   await redis.redis.ping();
 });
 

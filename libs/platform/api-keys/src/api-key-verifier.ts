@@ -5,7 +5,7 @@ import { PrismaClient } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { RedisClient } from '#infra/redis';
 import { FailureThrottle } from '#infra/throttle';
-import { apiKeyCacheKey, decodeInvalidation, decodeLookup, encodeLookup, invalidationChannel, publishKeyInvalidation, type AuthenticatedKey, type CachedKey, type Lookup } from './key-cache.js';
+import { apiKeyCacheKey, decodeInvalidation, decodeSignedLookup, encodeSignedLookup, invalidationChannel, publishKeyInvalidation, type AuthenticatedKey, type CachedKey, type Lookup } from './key-cache.js';
 import { digestApiKey, digestsEqual, parseApiKey } from './key-format.js';
 import { LastUsedBuffer, lastUsedUpdate } from './last-used.js';
 import { TtlCache } from './ttl-cache.js';
@@ -206,7 +206,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
     try {
       const raw = await timeout(this.redis.redis.get(apiKeyCacheKey(this.redis.prefix, digest)), REDIS_TIMEOUT_MS, 'redis');
       this.redisOk();
-      return decodeLookup(raw);
+      return decodeSignedLookup(this.redis.signer, this.redis.prefix, digest, raw);
     } catch (e) {
       this.redisFailed(e);
       return undefined;
@@ -219,7 +219,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
     if (ttl <= 0) return;
     try {
       // NX: an invalidation tombstone (or a fresher entry) wins over this possibly older read.
-      await timeout(this.redis.redis.set(apiKeyCacheKey(this.redis.prefix, digest), encodeLookup(value), 'PX', ttl, 'NX'), REDIS_TIMEOUT_MS, 'redis');
+      await timeout(this.redis.redis.set(apiKeyCacheKey(this.redis.prefix, digest), encodeSignedLookup(this.redis.signer, this.redis.prefix, digest, value), 'PX', ttl, 'NX'), REDIS_TIMEOUT_MS, 'redis');
     } catch (e) {
       this.redisFailed(e);
     }

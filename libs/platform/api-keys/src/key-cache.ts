@@ -1,7 +1,7 @@
 // The shared (Redis) layer of API-key verification and its invalidation channel: plain
 // functions, no Nest, so scripts and other processes can invalidate keys too.
 import type { Redis } from 'ioredis';
-import { redisKey } from '#infra/redis';
+import { redisKey, type RedisSigner } from '#infra/redis';
 import type { KeyMode } from './key-format.js';
 
 /** Who is calling: everything the hot path needs, resolved from the key. */
@@ -80,6 +80,25 @@ export function decodeLookup(raw: string | null): Lookup | undefined {
   if (!isString(o.d) || !DIGEST.test(o.d) || !isAuthenticatedKey(o.k)) return undefined;
   const key = { ...o.k, rateLimitPerMinute: o.k.rateLimitPerMinute ?? Infinity };
   return { digest: o.d, key };
+}
+
+/**
+ * The Redis entry of a digest, signed (HMAC over the entry's key name and value, see
+ * #infra/redis signing) so that whoever can write to Redis cannot grant a key scopes or an
+ * organization, nor copy a valid entry under another digest.
+ */
+export function encodeSignedLookup(signer: RedisSigner, prefix: string, digest: string, value: Lookup): string {
+  return signer.sign(apiKeyCacheKey(prefix, digest), encodeLookup(value));
+}
+
+/** A signed entry read back; a forged, moved, unsigned, tombstoned or unreadable one is a miss (undefined). */
+export function decodeSignedLookup(signer: RedisSigner, prefix: string, digest: string, raw: string | null): Lookup | undefined {
+  const opened = signer.open(apiKeyCacheKey(prefix, digest), raw);
+  if (opened === undefined) return undefined;
+  const value = decodeLookup(opened);
+  // Belt and braces: the entry must name the digest it is stored under.
+  if (value && value.digest !== digest) return undefined;
+  return value;
 }
 
 /** The pub/sub message: digests joined by commas (they are hex, so the comma is unambiguous). */

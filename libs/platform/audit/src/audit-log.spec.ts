@@ -15,15 +15,15 @@ describe('parseAuditQuery', () => {
     expect(parseAuditQuery({})).toEqual({ filter: {}, page: { limit: 20 } });
   });
 
-  it('answers bad filters with 422 naming each, bad paging with 400', () => {
+  it('answers bad filters and bad paging with one 422 naming each', () => {
     let caught: any;
     try {
-      parseAuditQuery({ action: 'DROP TABLE', actor_id: '42', since: 'yesterday', until: '2026-13-45' });
+      parseAuditQuery({ action: 'DROP TABLE', actor_id: '42', since: 'yesterday', until: '2026-13-45', limit: '0' });
     } catch (e) {
       caught = e;
     }
     expect(caught).toMatchObject({ status: 422, code: 'validation_failed' });
-    expect(caught.extensions.errors.map((e: { path: string }) => e.path)).toEqual(['/action', '/actor_id', '/since', '/until']);
+    expect(caught.extensions.errors.map((e: { path: string }) => e.path)).toEqual(['/limit', '/action', '/actor_id', '/since', '/until']);
     expect(() => parseAuditQuery({ since: '2026-02-01', until: '2026-01-01' })).toThrow('failed validation');
     expect(() => parseAuditQuery({ limit: '0' })).toThrow('limit');
     expect(() => parseAuditQuery({ starting_after: 'x' })).toThrow('starting_after');

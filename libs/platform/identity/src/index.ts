@@ -5,6 +5,10 @@ export { hashPassword, verifyPassword, normalizeEmail, PASSWORD_MIN_LENGTH, PASS
 export {
   SessionStore,
   SESSION_COOKIE,
+  SECURE_SESSION_COOKIE,
+  sessionCookieSettings,
+  sessionRemainingSeconds,
+  type StoredSession,
   CSRF_HEADER,
   sessionDigest,
   csrfFailed,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProblemError } from '#infra/errors';
+import { PAGE_QUERY, ProblemError, parseQuery, toPage } from '#infra/errors';
 import { API_KEY_SCOPES, type ApiKeyScope, type KeyMode } from '#platform/api-keys';
 import { parseOrProblem } from './validation.js';
 
@@ -42,26 +42,39 @@ export interface UpdateApiKeyInput {
   rateLimitPerMinute?: number | null;
 }
 
-export function parseCreateApiKey(body: unknown, now: () => number = Date.now): CreateApiKeyInput {
-  const schema = z.strictObject({
+/** The body of POST /v1/orgs/{org}/api-keys (also its OpenAPI schema). */
+export function createApiKeyBody(now: () => number = Date.now) {
+  return z.strictObject({
     name,
     mode: z.enum(['live', 'test']).default('live'),
     scopes: scopes.default(['predict']),
-    expires_at: futureDate(now).optional(),
-    rate_limit_per_minute: rateLimit.optional(),
+    expires_at: futureDate(now).optional().describe('In the future'),
+    rate_limit_per_minute: rateLimit.optional().describe("Lower than the plan's limit to take effect"),
   });
-  const b = parseOrProblem(schema, body, 'request body');
+}
+
+/** The body of PATCH /v1/orgs/{org}/api-keys/{id}: `null` removes the expiry or the rate-limit override. */
+export function updateApiKeyBody(now: () => number = Date.now) {
+  return z.strictObject({
+    name: name.optional(),
+    scopes: scopes.optional(),
+    expires_at: futureDate(now).nullable().optional().describe('In the future; null removes the expiry'),
+    rate_limit_per_minute: rateLimit.nullable().optional().describe('null removes the override'),
+  });
+}
+
+/** The (optional) body of POST /v1/orgs/{org}/api-keys/{id}/roll. */
+export const rollApiKeyBody = z.strictObject({
+  grace_period_seconds: z.number().int().min(0).max(MAX_ROLL_GRACE_SECONDS).default(DEFAULT_ROLL_GRACE_SECONDS).describe('How long the old secret keeps working'),
+});
+
+export function parseCreateApiKey(body: unknown, now: () => number = Date.now): CreateApiKeyInput {
+  const b = parseOrProblem(createApiKeyBody(now), body);
   return { name: b.name, mode: b.mode, scopes: b.scopes, expiresAt: b.expires_at ?? null, rateLimitPerMinute: b.rate_limit_per_minute ?? null };
 }
 
 export function parseUpdateApiKey(body: unknown, now: () => number = Date.now): UpdateApiKeyInput {
-  const schema = z.strictObject({
-    name: name.optional(),
-    scopes: scopes.optional(),
-    expires_at: futureDate(now).nullable().optional(),
-    rate_limit_per_minute: rateLimit.nullable().optional(),
-  });
-  const b = parseOrProblem(schema, body, 'request body');
+  const b = parseOrProblem(updateApiKeyBody(now), body);
   const out: UpdateApiKeyInput = {};
   if (b.name !== undefined) out.name = b.name;
   if (b.scopes !== undefined) out.scopes = b.scopes;
@@ -69,7 +82,7 @@ export function parseUpdateApiKey(body: unknown, now: () => number = Date.now): 
   if (b.rate_limit_per_minute !== undefined) out.rateLimitPerMinute = b.rate_limit_per_minute;
   if (Object.keys(out).length === 0) {
     throw new ProblemError('validation_failed', 'Nothing to update: send at least one of name, scopes, expires_at, rate_limit_per_minute.', {
-      extensions: { errors: [{ path: '', message: 'at least one field' }] },
+      extensions: { errors: [{ path: '', message: 'must have at least one field' }] },
     });
   }
   return out;
@@ -78,8 +91,7 @@ export function parseUpdateApiKey(body: unknown, now: () => number = Date.now): 
 /** The roll body is optional: no body (or {}) means the default grace period. */
 export function parseRollApiKey(body: unknown): { graceSeconds: number } {
   if (body === undefined || body === null) return { graceSeconds: DEFAULT_ROLL_GRACE_SECONDS };
-  const schema = z.strictObject({ grace_period_seconds: z.number().int().min(0).max(MAX_ROLL_GRACE_SECONDS).default(DEFAULT_ROLL_GRACE_SECONDS) });
-  return { graceSeconds: parseOrProblem(schema, body, 'request body').grace_period_seconds };
+  return { graceSeconds: parseOrProblem(rollApiKeyBody, body).grace_period_seconds };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -93,25 +105,20 @@ export interface PageQuery {
   after?: string;
 }
 
-/** `limit` (1-100, default 20) and `starting_after` (an id of the previous page): 400 when malformed, as on /v1/predictions. */
-export function parsePage(limit: string | undefined, startingAfter: string | undefined): PageQuery {
-  const n = limit === undefined ? 20 : Number(limit);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new ProblemError('bad_request', 'limit must be an integer from 1 to 100.');
-  if (startingAfter !== undefined && !isUuid(startingAfter)) throw new ProblemError('bad_request', 'starting_after must be an id from the previous page.');
-  return { limit: n, ...(startingAfter !== undefined ? { after: startingAfter.toLowerCase() } : {}) };
-}
-
 export interface ApiKeyListFilter {
   mode?: KeyMode;
   includeRevoked: boolean;
 }
 
-export function parseApiKeyListFilter(query: { mode?: string | undefined; include_revoked?: string | undefined }): ApiKeyListFilter {
-  const errors: { path: string; message: string }[] = [];
-  if (query.mode !== undefined && query.mode !== 'live' && query.mode !== 'test') errors.push({ path: '/mode', message: 'must be "live" or "test"' });
-  if (query.include_revoked !== undefined && query.include_revoked !== 'true' && query.include_revoked !== 'false') {
-    errors.push({ path: '/include_revoked', message: 'must be "true" or "false"' });
-  }
-  if (errors.length) throw new ProblemError('validation_failed', 'The query failed validation.', { extensions: { errors } });
-  return { ...(query.mode ? { mode: query.mode as KeyMode } : {}), includeRevoked: query.include_revoked === 'true' };
+/** The query of GET /v1/orgs/{org}/api-keys (also its OpenAPI parameters). */
+export const apiKeyListQuery = z.object({
+  ...PAGE_QUERY,
+  mode: z.enum(['live', 'test']).optional(),
+  include_revoked: z.enum(['true', 'false']).optional().describe('Revoked keys are listed only with true'),
+});
+
+/** Parses the key list's query: 422 validation_failed naming every bad parameter. */
+export function parseApiKeyListQuery(query: unknown): { filter: ApiKeyListFilter; page: PageQuery } {
+  const q = parseQuery(apiKeyListQuery, query);
+  return { filter: { ...(q.mode ? { mode: q.mode } : {}), includeRevoked: q.include_revoked === 'true' }, page: toPage(q) };
 }

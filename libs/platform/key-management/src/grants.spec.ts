@@ -57,7 +57,7 @@ describe('API-key bodies', () => {
     const problem = caught as { status: number; code: string; extensions: { errors: { path: string }[] } };
     expect(problem.status).toBe(422);
     expect(problem.code).toBe('validation_failed');
-    expect(problem.extensions.errors.map((e) => e.path).sort()).toEqual(['', '/expires_at', '/name', '/rate_limit_per_minute', '/scopes/1']);
+    expect(problem.extensions.errors.map((e) => e.path).sort()).toEqual(['/colour', '/expires_at', '/name', '/rate_limit_per_minute', '/scopes/1']);
     expect(() => parseCreateApiKey({ name: 'x', scopes: ['predict', 'predict'] }, now)).toThrow('failed validation');
     expect(() => parseCreateApiKey({ name: 'x', scopes: [] }, now)).toThrow('failed validation');
     expect(() => parseCreateApiKey([], now)).toThrow('must be a JSON object');

@@ -29,6 +29,8 @@ export interface Submission {
   idempotencyKey?: string;
   webhook?: string;
   webhookEventsFilter?: string[];
+  /** The prediction's id when the caller made it beforehand (a UUIDv7, e.g. to reserve quota under it); a new one otherwise. */
+  id?: string;
 }
 
 export interface SubmitResult {
@@ -91,7 +93,7 @@ export class PredictionLifecycle {
   async submit(who: Submitter, s: Submission, opts: { waitMs: number | null }): Promise<SubmitResult> {
     this.queues.assertAvailable();
     const scope = { orgId: who.orgId, mode: who.mode };
-    const id = uuidv7();
+    const id = s.id ?? uuidv7();
     const waiter = opts.waitMs !== null ? this.events.waitFor(id, opts.waitMs) : null;
     try {
       const now = new Date();

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { AppConfig } from '#infra/config';
-import { createRedis, RedisClient } from '#infra/redis';
+import { createRedis, RedisClient, redisTargetOf } from '#infra/redis';
 
 /**
  * "Prediction X reached a final state" notifications over Redis pub/sub, so a gateway
@@ -23,7 +23,7 @@ export class PredictionEvents implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const sub = createRedis(this.config.env.REDIS_URL, 'stratum-prediction-events');
+    const sub = createRedis(redisTargetOf(this.config.env), 'stratum-prediction-events');
     sub.on('error', (e: Error) => this.logger.warn(`redis: ${e.message}`));
     sub.on('message', (_channel: string, id: string) => {
       const set = this.waiters.get(id);

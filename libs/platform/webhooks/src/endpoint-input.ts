@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProblemError } from '#infra/errors';
+import { PAGE_QUERY, parseBody } from '#infra/errors';
 import { WEBHOOK_EVENT_TYPES } from './prediction-events.js';
 
 /**
@@ -21,13 +21,27 @@ export function webhookUrlProblem(value: string, allowHttp: boolean): string | n
 
 const eventTypes = z.array(z.enum(WEBHOOK_EVENT_TYPES as [string, ...string[]])).max(WEBHOOK_EVENT_TYPES.length);
 
-const createBody = z.strictObject({
-  url: z.string().max(2048),
-  event_types: eventTypes.optional(),
-  description: z.string().max(200).optional(),
-  enabled: z.boolean().optional(),
-});
-const updateBody = createBody.partial();
+/** The URL member: the registration check (scheme, credentials) is a refinement, so every bad member is named at once. */
+const urlOf = (allowHttp: boolean) =>
+  z
+    .string()
+    .max(2048)
+    .superRefine((v, ctx) => {
+      const problem = webhookUrlProblem(v, allowHttp);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .describe(allowHttp ? 'An http(s) URL' : 'An https URL');
+
+/** The body of POST …/webhook-endpoints. */
+export const createEndpointBody = (allowHttp = false) =>
+  z.strictObject({
+    url: urlOf(allowHttp),
+    event_types: eventTypes.optional().describe('Empty or absent: every event type'),
+    description: z.string().max(200).optional(),
+    enabled: z.boolean().optional(),
+  });
+/** The body of PATCH …/webhook-endpoints/{id}. */
+export const updateEndpointBody = (allowHttp = false) => createEndpointBody(allowHttp).partial();
 
 export interface EndpointInput {
   url?: string;
@@ -36,19 +50,7 @@ export interface EndpointInput {
   enabled?: boolean;
 }
 
-function fail(errors: { path: string; message: string }[]): never {
-  throw new ProblemError('validation_failed', 'The request body failed validation.', { extensions: { errors } });
-}
-
-function parse(schema: typeof createBody | typeof updateBody, body: unknown, allowHttp: boolean): EndpointInput {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) fail([{ path: '', message: 'must be an object' }]);
-  const r = schema.safeParse(body);
-  const errors = r.success ? [] : r.error.issues.map((i) => ({ path: i.path.length ? '/' + i.path.join('/') : '', message: i.message }));
-  const url = (body as { url?: unknown }).url;
-  const urlProblem = typeof url === 'string' ? webhookUrlProblem(url, allowHttp) : null;
-  if (urlProblem && !errors.some((e) => e.path === '/url')) errors.push({ path: '/url', message: urlProblem });
-  if (!r.success || errors.length) fail(errors);
-  const d = r.data;
+function toInput(d: { url?: string | undefined; event_types?: string[] | undefined; description?: string | undefined; enabled?: boolean | undefined }): EndpointInput {
   return {
     ...(d.url !== undefined ? { url: d.url } : {}),
     ...(d.event_types !== undefined ? { eventTypes: [...new Set(d.event_types)] } : {}),
@@ -58,9 +60,14 @@ function parse(schema: typeof createBody | typeof updateBody, body: unknown, all
 }
 
 export function parseCreateEndpoint(body: unknown, allowHttp: boolean): EndpointInput & { url: string } {
-  return parse(createBody, body, allowHttp) as EndpointInput & { url: string };
+  return toInput(parseBody(createEndpointBody(allowHttp), body)) as EndpointInput & { url: string };
 }
 
 export function parseUpdateEndpoint(body: unknown, allowHttp: boolean): EndpointInput {
-  return parse(updateBody, body, allowHttp);
+  return toInput(parseBody(updateEndpointBody(allowHttp), body));
 }
+
+/** The query of the endpoint and attempt lists. */
+export const webhookPageQuery = z.object(PAGE_QUERY);
+/** The query of the message list: the cursor and an endpoint. */
+export const webhookMessagesQuery = z.object({ ...PAGE_QUERY, endpoint_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be an endpoint id').optional().describe('Only the messages of this endpoint') });

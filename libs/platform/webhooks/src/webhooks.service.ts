@@ -79,15 +79,6 @@ function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
   return { object: 'list', data, has_more, next_cursor: has_more ? (data.at(-1)?.id ?? null) : null };
 }
 
-export function parseListPage(limit: string | undefined, startingAfter: string | undefined): { limit: number; after?: string } {
-  const n = limit === undefined ? 20 : Number(limit);
-  const errors: { path: string; message: string }[] = [];
-  if (!Number.isInteger(n) || n < 1 || n > 100) errors.push({ path: '/limit', message: 'must be an integer from 1 to 100' });
-  if (startingAfter !== undefined && !UUID.test(startingAfter)) errors.push({ path: '/starting_after', message: 'must be an id from the previous page' });
-  if (errors.length) throw new ProblemError('bad_request', errors.map((e) => `${e.path.slice(1)} ${e.message}`).join('; ') + '.', { extensions: { errors } });
-  return { limit: n, ...(startingAfter !== undefined ? { after: startingAfter.toLowerCase() } : {}) };
-}
-
 /** Webhook management for one organization: endpoints, the signing secret, messages, attempts, replay. */
 @Injectable()
 export class WebhooksService {

@@ -1,0 +1,17 @@
+import type { FastifyReply } from 'fastify';
+import { findFeature } from '#feature-engine/feature-catalogue';
+import { quotaHeaders, type QuotaEstimator, type QuotaOutcome } from '#platform/quotas';
+
+/**
+ * Adds the "quota" policy to the RateLimit-Policy / RateLimit fields, after any policy already
+ * there (the rate limits' own): structured-field lists, so the members are joined with ", ".
+ */
+export function appendQuotaHeaders(reply: FastifyReply, outcome: QuotaOutcome): void {
+  for (const [name, value] of Object.entries(quotaHeaders(outcome))) {
+    const prev = reply.getHeader(name);
+    void reply.header(name, prev === undefined || prev === '' ? value : `${String(prev)}, ${value}`);
+  }
+}
+
+/** Units a prediction reserves: its feature's unit count; 1 for a v2 model call or a feature no longer in the catalogue. */
+export const featureUnitEstimate: QuotaEstimator = (feature, version) => findFeature(feature, version)?.price.units ?? 1;
