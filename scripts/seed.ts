@@ -21,8 +21,21 @@ export const DEMO_KEY_NAMES: Record<KeyMode, string> = { live: 'Demo live key', 
  * quotas: total bytes kept and versions kept, also set on existing rows by the upload_quotas migration).
  */
 export const PLANS = [
-  { key: 'free', name: 'Free', rateLimitPerMinute: 60, monthlyQuotaUnits: 1_000, quotaOverage: 'block' as const, queuePriority: 10, unitPriceMicros: 0, maxModelStorageBytes: 256n * 1024n * 1024n, maxModelVersions: 20 },
-  { key: 'pro', name: 'Pro', rateLimitPerMinute: 600, monthlyQuotaUnits: 100_000, quotaOverage: 'allow' as const, queuePriority: 1, unitPriceMicros: 200, maxModelStorageBytes: 20n * 1024n * 1024n * 1024n, maxModelVersions: 1000 },
+  { key: 'free', name: 'Free', rateLimitPerMinute: 60, rateLimitBurst: 60, maxConcurrentPredictions: 10, monthlyQuotaUnits: 1_000, quotaOverage: 'block' as const, queuePriority: 10, unitPriceMicros: 0, maxModelStorageBytes: 256n * 1024n * 1024n, maxModelVersions: 20 },
+  { key: 'pro', name: 'Pro', rateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: 100_000, quotaOverage: 'allow' as const, queuePriority: 1, unitPriceMicros: 200, maxModelStorageBytes: 20n * 1024n * 1024n * 1024n, maxModelVersions: 1000 },
+  {
+    key: 'enterprise',
+    name: 'Enterprise',
+    rateLimitPerMinute: 6000,
+    rateLimitBurst: 2000,
+    maxConcurrentPredictions: 500,
+    monthlyQuotaUnits: null,
+    quotaOverage: 'allow' as const,
+    queuePriority: 1,
+    unitPriceMicros: 150,
+    maxModelStorageBytes: 100n * 1024n * 1024n * 1024n,
+    maxModelVersions: 10000,
+  },
 ] as const;
 
 export interface DemoKey {

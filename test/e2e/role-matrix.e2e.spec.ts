@@ -113,6 +113,8 @@ beforeAll(async () => {
   env = await startManagementEnv('role_matrix');
   const owner = await signup(env, 'owner@matrix.test', 'Matrix');
   orgId = owner.orgId;
+  // Hundreds of key requests in a few seconds: a plan whose rate limits they stay under (test/gateway/rate-limits covers the limits).
+  await env.db.prisma.organization.update({ where: { id: orgId }, data: { plan: { connect: { key: 'enterprise' } } } });
   sessions.set('owner', owner.session);
   for (const role of ['admin', 'developer', 'billing', 'viewer'] as const) {
     const m = await addMember(env.db.prisma, orgId, role);

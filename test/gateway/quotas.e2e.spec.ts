@@ -29,7 +29,7 @@ let repo: string;
 
 async function tenant(limit: number | null, overage: 'block' | 'allow'): Promise<{ orgId: string; live: string; test: string }> {
   const planKey = `p_${randomBytes(4).toString('hex')}`;
-  await db.prisma.plan.create({ data: { id: uuidv7(), key: planKey, name: planKey, rateLimitPerMinute: 100_000, monthlyQuotaUnits: limit, quotaOverage: overage } });
+  await db.prisma.plan.create({ data: { id: uuidv7(), key: planKey, name: planKey, rateLimitPerMinute: 100_000, rateLimitBurst: 10_000, maxConcurrentPredictions: 10_000, monthlyQuotaUnits: limit, quotaOverage: overage } });
   const org = await insertOrg(db.prisma, `q-${randomBytes(4).toString('hex')}`, 'Quota Org', planKey);
   const live = await insertApiKey(db.prisma, PEPPER, org.id, { mode: 'live' });
   const test = await insertApiKey(db.prisma, PEPPER, org.id, { mode: 'test' });

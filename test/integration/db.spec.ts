@@ -149,7 +149,7 @@ describe('seedDemo', () => {
     expect(second.liveKey.secret).toBe(first.liveKey.secret);
 
     expect(await db.prisma.organization.count()).toBe(1);
-    expect(await db.prisma.plan.count()).toBe(2);
+    expect(await db.prisma.plan.count()).toBe(3); // free, pro, enterprise
     expect(await db.prisma.apiKey.count()).toBe(2);
     expect(await db.prisma.membership.count({ where: { orgId: first.orgId, role: 'owner' } })).toBe(1);
 
@@ -158,10 +158,10 @@ describe('seedDemo', () => {
     expect(live!.id[14]).toBe('7');
 
     const org = await db.prisma.organization.findUniqueOrThrow({ where: { slug: 'demo' }, include: { plan: true } });
-    expect(org.plan).toMatchObject({ key: 'pro', rateLimitPerMinute: 600, monthlyQuotaUnits: null, queuePriority: 1 });
+    expect(org.plan).toMatchObject({ key: 'pro', rateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: 100_000, quotaOverage: 'allow', queuePriority: 1 });
     expect(org.plan.unitPriceMicros).toBeGreaterThan(0);
     const free = await db.prisma.plan.findUniqueOrThrow({ where: { key: 'free' } });
-    expect(free).toMatchObject({ rateLimitPerMinute: 60, monthlyQuotaUnits: 1000, queuePriority: 10 });
+    expect(free).toMatchObject({ rateLimitPerMinute: 60, rateLimitBurst: 60, maxConcurrentPredictions: 10, monthlyQuotaUnits: 1000, queuePriority: 10 });
   });
 
   it('makes fresh keys, revoking nothing, when the stored keys no longer verify', async () => {

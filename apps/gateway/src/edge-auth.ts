@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
 import { routeTableOf } from '#infra/http';
+import { RateLimiter } from '#platform/rate-limits';
 import { SessionStore, sessionRequired } from '#platform/identity';
 
 /**
@@ -63,10 +64,11 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
   const verifier = app.get(ApiKeyVerifier, { strict: false });
   const sessions = app.get(SessionStore, { strict: false });
   const routes = routeTableOf(app);
+  const limiter = app.get(RateLimiter, { strict: false });
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', async (request: EdgeRequest) => {
+    .addHook('onRequest', async (request: EdgeRequest, reply) => {
       if (request.is404) {
         const path = request.url.split('?')[0] ?? '/';
         const allow = routes.methodsFor(path);
@@ -85,6 +87,8 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
       const authorization = request.headers.authorization;
       if (rule === 'api_key' || (rule === 'key_or_session' && authorization !== undefined)) {
         request.apiKey = await verifier.verify(bearerToken(authorization), request.ip);
+        // Every key request counts against the key's and the organization's rate (README "Rate limits").
+        void reply.headers(await limiter.admit(request.apiKey));
       } else if (!sessions.hasCookie(request)) throw sessionRequired();
       if (route === UPLOAD_ROUTE && request.method === 'POST') refuseNonOctetStream(request.headers['content-type']);
     });

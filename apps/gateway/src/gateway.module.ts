@@ -13,6 +13,7 @@ import { UsageConsumer } from '#platform/metering';
 import { PredictionWebhooksConsumer, WebhooksModule } from '#platform/webhooks';
 import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService, QuotaSweeper } from '#platform/quotas';
 import { featureUnitEstimate } from './quotas/quota-headers.js';
+import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
@@ -34,7 +35,7 @@ import { V2Service } from './v2/v2.service.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, WebhooksModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, WebhooksModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
   providers: [
     PredictionsService,
@@ -48,7 +49,7 @@ import { WebhooksController } from './webhooks/webhooks.controller.js';
     QuotaService,
     QuotaConsumer,
     QuotaSweeper,
-    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, webhooks: PredictionWebhooksConsumer) => [usage, quota, webhooks], inject: [UsageConsumer, QuotaConsumer, PredictionWebhooksConsumer] },
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, concurrency: ConcurrencyConsumer, webhooks: PredictionWebhooksConsumer) => [usage, quota, concurrency, webhooks], inject: [UsageConsumer, QuotaConsumer, ConcurrencyConsumer, PredictionWebhooksConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
   ],

@@ -6,6 +6,7 @@ import { featureModels, findFeature, validateFeatureInput } from '#feature-engin
 import { findShippedModel } from '#model-service/model-format';
 import { uuidv7 } from '#infra/db';
 import { QuotaService, type QuotaOutcome } from '#platform/quotas';
+import { ConcurrencyLimiter } from '#platform/rate-limits';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import { webhookUrlProblem } from '#platform/webhooks';
 import type { CreatePredictionBody } from './create-prediction.body.js';
@@ -36,6 +37,7 @@ export class PredictionsService {
     private readonly lifecycle: PredictionLifecycle,
     private readonly config: AppConfig,
     private readonly quotas: QuotaService,
+    private readonly concurrency: ConcurrencyLimiter,
   ) {}
 
   async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; idempotencyKey?: string }): Promise<CreateResult> {
@@ -54,7 +56,15 @@ export class PredictionsService {
 
     const id = uuidv7();
     const scope = { orgId: key.orgId, mode: key.mode };
-    const quota = await this.quotas.reserve(scope, id, feature.price.units); // 429 quota_exceeded
+    // A slot of the organization's in-flight cap, held until the prediction is final (README "Rate limits").
+    const slot = await this.concurrency.acquire(key, (opts.waitSeconds ?? 0) * 1000);
+    let quota: QuotaOutcome;
+    try {
+      quota = await this.quotas.reserve(scope, id, feature.price.units); // 429 quota_exceeded
+    } catch (e) {
+      await this.concurrency.release(slot);
+      throw e;
+    }
     const { record, replayed } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
@@ -71,10 +81,11 @@ export class PredictionsService {
       },
       { waitMs: opts.waitSeconds !== null ? opts.waitSeconds * 1000 : null },
     ).catch(async (e: unknown) => {
-      await this.quotas.abandon(scope, id);
+      await Promise.all([this.quotas.abandon(scope, id), this.concurrency.release(slot)]);
       throw e;
     });
     if (replayed) await this.quotas.settle(scope, id, null); // the earlier prediction holds its own
+    await this.concurrency.settle(slot, { id: record.id, final: isTerminal(record.status), replayed });
     return { prediction: this.view(record), finished: isTerminal(record.status), replayed, quota };
   }
 

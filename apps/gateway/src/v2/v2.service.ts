@@ -10,6 +10,7 @@ import { versionReady } from '../models/models.controller.js';
 import { PredictionLifecycle, isTerminal } from '#platform/predictions';
 import { QuotaService } from '#platform/quotas';
 import { uuidv7 } from '#infra/db';
+import { ConcurrencyLimiter } from '#platform/rate-limits';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
 /** How long an infer request waits for its result by default (seconds). */
@@ -40,6 +41,7 @@ export class V2Service {
     private readonly readiness: Readiness,
     private readonly quotas: QuotaService,
     readonly config: AppConfig,
+    private readonly concurrency: ConcurrencyLimiter,
   ) {}
 
   /** The model (the org's own or the platform's) and the version asked for (its default otherwise); 404 with `error` when unknown. */
@@ -87,7 +89,13 @@ export class V2Service {
     const inputs = toWire(parsed.feeds);
     const predictionId = uuidv7();
     const scope = { orgId: key.orgId, mode: key.mode };
-    await this.quotas.reserve(scope, predictionId, 1); // a model call is 1 unit; 429 quota_exceeded
+    const slot = await this.concurrency.acquire(key, waitSeconds * 1000);
+    try {
+      await this.quotas.reserve(scope, predictionId, 1); // a model call is 1 unit; 429 quota_exceeded
+    } catch (e) {
+      await this.concurrency.release(slot);
+      throw e;
+    }
     const { record: row } = await this.lifecycle.submit(
       { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
       {
@@ -105,9 +113,10 @@ export class V2Service {
       },
       { waitMs: waitSeconds * 1000 },
     ).catch(async (e: unknown) => {
-      await this.quotas.abandon(scope, predictionId);
+      await Promise.all([this.quotas.abandon(scope, predictionId), this.concurrency.release(slot)]);
       throw e;
     });
+    await this.concurrency.settle(slot, { id: row.id, final: isTerminal(row.status), replayed: false });
     const id = row.id;
     if (!isTerminal(row.status)) {
       const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;

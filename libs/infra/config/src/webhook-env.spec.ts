@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseEnv } from './load.js';
+import { parseEnv as parse } from './load.js';
+
+/** A development environment plus the variables under test. */
+const parseEnv = (vars: Record<string, string>) => parse({ NODE_ENV: 'development', ...vars });
 
 describe('webhook settings', () => {
   it('defaults to https only, no private networks, and the documented schedule', () => {

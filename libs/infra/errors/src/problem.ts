@@ -50,6 +50,7 @@ export const PROBLEM_CODES = {
   model_memory_exceeded: { status: 422, title: 'The model needed more memory than it may use' },
   rate_limited: { status: 429, title: 'Too many requests' },
   quota_exceeded: { status: 429, title: "The plan's monthly quota is used up" },
+  concurrency_limited: { status: 429, title: 'Too many predictions in flight' },
   internal_error: { status: 500, title: 'Internal error' },
   queue_unavailable: { status: 503, title: 'Queue unavailable' },
   model_unavailable: { status: 503, title: 'Model unavailable' },

@@ -239,7 +239,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
           expiresAt: true,
           revokedAt: true,
           rateLimitPerMinute: true,
-          org: { select: { plan: { select: { queuePriority: true, rateLimitPerMinute: true } } } },
+          org: { select: { plan: { select: { queuePriority: true, rateLimitPerMinute: true, rateLimitBurst: true, maxConcurrentPredictions: true } } } },
         },
       });
     } catch (e) {
@@ -256,6 +256,9 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
         expiresAt: row.expiresAt?.getTime() ?? null,
         queuePriority: row.org.plan.queuePriority,
         rateLimitPerMinute: Math.min(row.rateLimitPerMinute ?? Infinity, row.org.plan.rateLimitPerMinute),
+        orgRateLimitPerMinute: row.org.plan.rateLimitPerMinute,
+        rateLimitBurst: row.org.plan.rateLimitBurst,
+        maxConcurrentPredictions: row.org.plan.maxConcurrentPredictions,
       },
     };
     return cached;

@@ -14,6 +14,10 @@ export interface AuthenticatedKey {
   /** BullMQ priority from the organization's plan. */
   queuePriority: number;
   rateLimitPerMinute: number;
+  /** The plan's limits of the organization (per mode): rate, burst, predictions in flight (#platform/rate-limits). */
+  orgRateLimitPerMinute: number;
+  rateLimitBurst: number;
+  maxConcurrentPredictions: number;
 }
 
 /** A verified key with the digest it was stored under (compared again in constant time). */
@@ -61,7 +65,10 @@ function isAuthenticatedKey(v: unknown): v is AuthenticatedKey {
     (k.expiresAt === null || isNumber(k.expiresAt)) &&
     isNumber(k.queuePriority) &&
     // JSON has no Infinity: an unlimited rate is stored as null.
-    (isNumber(k.rateLimitPerMinute) || k.rateLimitPerMinute === null)
+    (isNumber(k.rateLimitPerMinute) || k.rateLimitPerMinute === null) &&
+    isNumber(k.orgRateLimitPerMinute) &&
+    isNumber(k.rateLimitBurst) &&
+    isNumber(k.maxConcurrentPredictions)
   );
 }
 
