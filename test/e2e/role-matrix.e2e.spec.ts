@@ -8,6 +8,7 @@ import { API_KEY_SCOPES, type ApiKeyScope } from '#platform/api-keys';
 import { registerUploadedVersion, uploadedVersionConfig } from '#model-service/model-registry';
 import type { ModelSignature } from '#model-service/tensors';
 import { addBareMember, addInvitation, addKey, addMember, login, signup, startManagementEnv, type Caller, type Env } from '../support/management.js';
+import { addWebhookEndpoint, addWebhookMessage } from '../support/webhooks.js';
 
 type Role = 'owner' | 'admin' | 'developer' | 'billing' | 'viewer';
 type Scope = ApiKeyScope;
@@ -49,6 +50,17 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/orgs/:org/models', ok: 200, roles: ALL, scopes: ['usage:read', 'keys:write', 'admin'] },
   { method: 'POST', path: '/v1/orgs/:org/models/:name/versions/:version', body: () => buildTinyClassifier(TINY_CLASSIFIER_SPEC), ok: 201, roles: KEY_MANAGERS, scopes: ['admin'] },
   { method: 'DELETE', path: '/v1/orgs/:org/models/:name/versions/:version', ok: 204, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'POST', path: '/v1/orgs/:org/webhook-endpoints', body: () => ({ url: 'https://hooks.example.test/in' }), ok: 201, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/webhook-endpoints', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/webhook-endpoints/:endpoint', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'PATCH', path: '/v1/orgs/:org/webhook-endpoints/:endpoint', body: () => ({ description: 'renamed' }), ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'DELETE', path: '/v1/orgs/:org/webhook-endpoints/:endpoint', ok: 204, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/webhook-endpoints/:endpoint/attempts', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/webhook-secret', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'POST', path: '/v1/orgs/:org/webhook-secret/rotate', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/webhook-messages', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/webhook-messages/:message/attempts', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'POST', path: '/v1/orgs/:org/webhook-messages/:message/replay', ok: 202, roles: KEY_MANAGERS, scopes: ['admin'] },
 ];
 
 // Every scope there is gets a key (a new scope is then checked against this table's `scopes`).
@@ -75,6 +87,8 @@ async function resolve(path: string, method?: Route['method']): Promise<string> 
   if (p.includes(':member')) p = p.replace(':member', await addBareMember(env.db.prisma, orgId));
   if (p.includes(':invitation')) p = p.replace(':invitation', await addInvitation(env.db.prisma, orgId));
   if (p.includes(':key')) p = p.replace(':key', (await addKey(env.db.prisma, orgId, ['keys:write'], 'live', 'target')).id);
+  if (p.includes(':endpoint')) p = p.replace(':endpoint', await addWebhookEndpoint(env.db.prisma, orgId));
+  if (p.includes(':message')) p = p.replace(':message', await addWebhookMessage(env.db.prisma, orgId));
   if (p.includes(':name')) {
     const name = `matrix-${randomBytes(4).toString('hex')}`;
     if (method === 'DELETE') await addUploadedModel(name);
@@ -123,7 +137,7 @@ describe('the role matrix of the management API', () => {
       (r) =>
         `${r.method} ${r.path
           .replace(':org', '{org}')
-          .replace(/:(member|invitation|key)\b/, (_, n: string) => `{${n === 'member' ? 'memberId' : 'id'}}`)
+          .replace(/:(member|invitation|key|endpoint|message)\b/, (_, n: string) => `{${n === 'member' ? 'memberId' : 'id'}}`)
           .replace(/:(name|version)\b/g, '{$1}')}`,
     );
     expect([...served].sort()).toEqual([...tabled].sort());

@@ -9,6 +9,7 @@ import { buildTinyClassifier, TINY_CLASSIFIER_SPEC } from '#tools/model-builders
 import { OrgGuard } from '#platform/tenancy';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { addBareMember, addInvitation, addKey, addMember, login, signup, startManagementEnv, type Caller, type Env, type Reply } from '../support/management.js';
+import { addWebhookEndpoint, addWebhookMessage } from '../support/webhooks.js';
 
 let env: Env;
 let orgId: string;
@@ -80,6 +81,12 @@ const ATTACKS: Attack[] = [
   { route: 'POST /v1/orgs/:org/models/:name/versions/:version', make: async () => ({ path: `/v1/orgs/${orgId}/models/planted-${randomBytes(3).toString('hex')}/versions/1`, body: buildTinyClassifier(TINY_CLASSIFIER_SPEC) }) },
   // The guard answers before the version is looked up, so any version path is a fair target.
   { route: 'DELETE /v1/orgs/:org/models/:name/versions/:version', make: async () => ({ path: `/v1/orgs/${orgId}/models/planted-${randomBytes(3).toString('hex')}/versions/2` }) },
+  // Webhooks: a test key must not point the organization's events at itself, silence them, or learn the signing secret.
+  { route: 'POST /v1/orgs/:org/webhook-endpoints', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-endpoints`, body: { url: 'https://attacker.test/collect' } }) },
+  { route: 'PATCH /v1/orgs/:org/webhook-endpoints/:id', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-endpoints/${await addWebhookEndpoint(env.db.prisma, orgId)}`, body: { url: 'https://attacker.test/collect' } }) },
+  { route: 'DELETE /v1/orgs/:org/webhook-endpoints/:id', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-endpoints/${await addWebhookEndpoint(env.db.prisma, orgId)}` }) },
+  { route: 'POST /v1/orgs/:org/webhook-secret/rotate', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-secret/rotate` }) },
+  { route: 'POST /v1/orgs/:org/webhook-messages/:id/replay', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-messages/${await addWebhookMessage(env.db.prisma, orgId)}/replay` }) },
 ];
 
 /** What a test key must not be able to move. */
@@ -91,6 +98,9 @@ async function snapshot() {
     members: await p.membership.findMany({ where: { orgId }, orderBy: { id: 'asc' }, select: { id: true, role: true } }),
     invitations: await p.invitation.findMany({ where: { orgId }, orderBy: { id: 'asc' }, select: { id: true, revokedAt: true } }),
     models: await p.model.count({ where: { namespace: orgId } }),
+    webhookEndpoints: await p.webhookEndpoint.findMany({ where: { orgId }, orderBy: { id: 'asc' }, select: { id: true, url: true, enabled: true, deletedAt: true } }),
+    webhookSecret: await p.webhookSecret.findUnique({ where: { orgId }, select: { secret: true, rotatedAt: true } }),
+    webhookMessages: await p.webhookMessage.findMany({ where: { orgId }, orderBy: { id: 'asc' }, select: { id: true, status: true, nextAttemptAt: true } }),
   };
 }
 

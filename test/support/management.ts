@@ -31,7 +31,7 @@ export interface Env {
   stop(): Promise<void>;
 }
 
-export async function startManagementEnv(label: string): Promise<Env> {
+export async function startManagementEnv(label: string, extraEnv: Record<string, string> = {}): Promise<Env> {
   const db = await createTestDatabase(label);
   for (const { key, ...values } of PLANS) await db.prisma.plan.create({ data: { id: uuidv7(), key, ...values } });
   const prefix = `${label}_${randomBytes(4).toString('hex')}`;
@@ -45,6 +45,7 @@ export async function startManagementEnv(label: string): Promise<Env> {
     AUTH_THROTTLE_PER_MINUTE: '10000',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'test',
+    ...extraEnv,
   });
   const call = async (method: string, path: string, caller: Caller, body?: unknown): Promise<Reply> => {
     const headers: Record<string, string> = {};

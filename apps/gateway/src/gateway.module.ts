@@ -11,6 +11,7 @@ import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
+import { PredictionWebhooksConsumer, WebhooksModule } from '#platform/webhooks';
 import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService, QuotaSweeper } from '#platform/quotas';
 import { featureUnitEstimate } from './quotas/quota-headers.js';
 import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
@@ -32,10 +33,11 @@ import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
 import { ProblemsController } from './problems/problems.controller.js';
 import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
   providers: [
     PredictionsService,
     AuthService,
@@ -48,7 +50,7 @@ import { V2Service } from './v2/v2.service.js';
     QuotaService,
     QuotaConsumer,
     QuotaSweeper,
-    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, concurrency: ConcurrencyConsumer) => [usage, quota, concurrency], inject: [UsageConsumer, QuotaConsumer, ConcurrencyConsumer] },
+    { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, concurrency: ConcurrencyConsumer, webhooks: PredictionWebhooksConsumer) => [usage, quota, concurrency, webhooks], inject: [UsageConsumer, QuotaConsumer, ConcurrencyConsumer, PredictionWebhooksConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
   ],

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type AuthenticatedKey } from '#platform/api-keys';
 import { AppConfig } from '#infra/config';
-import { ProblemError } from '#infra/errors';
+import { ProblemError, validationProblem } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
 import { uuidv7 } from '#infra/db';
@@ -9,6 +9,7 @@ import { QuotaService, type QuotaOutcome } from '#platform/quotas';
 import { ConcurrencyLimiter } from '#platform/rate-limits';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import { parseCancelAfter } from '#platform/idempotency';
+import { webhookUrlProblem } from '#platform/webhooks';
 import type { CreatePredictionBody } from './create-prediction.body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -44,6 +45,8 @@ export class PredictionsService {
       throw new ProblemError('feature_not_found', `No feature "${body.feature}"${body.version ? ` at version ${body.version}` : ''}. GET /v1/features lists them.`);
     }
     validateFeatureInput(feature, body.input);
+    const hookProblem = body.webhook !== undefined ? webhookUrlProblem(body.webhook, this.config.env.WEBHOOK_ALLOW_HTTP) : null;
+    if (hookProblem) throw validationProblem('request body', [{ path: '/webhook', message: hookProblem }]);
     const models = featureModels(feature);
     const pool = poolOf(models);
     if (pool === undefined) {

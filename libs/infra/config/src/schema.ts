@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '#infra/execution-providers';
 
@@ -9,6 +10,14 @@ const positiveInt = z.coerce.number().int().positive();
 const csv = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+/** An IP address or a CIDR ("10.0.0.0/8", "::1/128"). */
+function isCidr(value: string): boolean {
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 /**
  * The whole environment Stratum reads, in one place. Each entry names its variable,
@@ -129,6 +138,22 @@ export const envSchema = z
     WORKER_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(8_000),
     /** How often workers look for jobs whose lock expired (a worker that died mid-job). */
     WORKER_STALLED_CHECK_MS: z.coerce.number().int().min(500).max(600_000).default(3_000),
+
+    /** Webhooks: the delay before each retry (durations: 500ms, 5s, 5m, 2h), its length is the number of retries; ±10 % jitter. */
+    WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .regex(/^\s*\d+(ms|s|m|h)\s*(,\s*\d+(ms|s|m|h)\s*)*$/, 'comma-separated durations such as 5s,5m,30m,2h')
+      .default('5s,5m,30m,2h,5h,10h,10h'),
+    /** Webhooks: CIDRs a target may resolve to although private, loopback, link-local or metadata (e.g. 127.0.0.0/8,::1/128); empty refuses them all. */
+    WEBHOOK_ALLOWED_CIDRS: csv.refine((list) => list.every(isCidr), 'comma-separated IP addresses or CIDRs such as 127.0.0.0/8,::1/128').default([]),
+    /** Webhooks: accept http:// targets (not only https://) at registration. */
+    WEBHOOK_ALLOW_HTTP: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    /** Webhooks: how long one delivery attempt may take (connect to last byte). */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+    /** Webhooks: how often an idle delivery loop looks for due messages. */
+    WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+    /** Webhooks: after a secret rotation, how long the previous secret still signs (a second signature). */
+    WEBHOOK_SECRET_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
 
     AUTOSCALER_HOST: z.string().min(1).default('127.0.0.1'),
     AUTOSCALER_PORT: port.default(3002),

@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   'keys:read',
   'keys:write',
   'models:write',
+  'webhooks:read',
   'webhooks:write',
   'billing:read',
   'billing:write',
@@ -30,7 +31,7 @@ const READ_ONLY: readonly Permission[] = ['org:read', 'members:read', 'usage:rea
 export const ROLE_PERMISSIONS: Readonly<Record<RoleName, readonly Permission[]>> = {
   owner: ALL,
   admin: ALL,
-  developer: [...READ_ONLY, 'keys:read', 'keys:write', 'models:write', 'webhooks:write'],
+  developer: [...READ_ONLY, 'keys:read', 'keys:write', 'models:write', 'webhooks:read', 'webhooks:write'],
   billing: [...READ_ONLY, 'billing:read', 'billing:write'],
   viewer: READ_ONLY,
 };
@@ -66,6 +67,7 @@ export const TEST_KEY_RULES: Readonly<Record<Permission, TestModeRule>> = {
   'keys:read': 'allowed',
   'keys:write': 'test_keys_only',
   'models:write': 'never',
+  'webhooks:read': 'allowed',
   'webhooks:write': 'never',
   'billing:read': 'allowed',
   'billing:write': 'never',

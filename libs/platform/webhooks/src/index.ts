@@ -1,0 +1,13 @@
+export { classifyAddress, decideAddress, embeddedIPv4, allowList, resolveTarget, type AddressClass, type Resolver, type ResolvedAddress } from './address.js';
+export { generateSecret, sign, signedHeaders, SECRET_PREFIX, type SignedHeaders } from './signature.js';
+export { parseSchedule, parseRetryAfter, nextRetryDelay, verdictOf, MAX_RETRY_AFTER_MS, type AttemptVerdict } from './schedule.js';
+export { postWebhook, systemResolver, RESPONSE_SNIPPET_BYTES, type PostOutcome, type PostOptions } from './post.js';
+export { enqueueMessages, claimDue, recordAttempt, replayMessage, pruneMessages, type NewWebhookMessage, type ClaimedMessage } from './store.js';
+export { ensureSecret, rotateSecret, signingSecrets } from './secrets.js';
+export { DeliveryEngine, type EngineSettings } from './engine.js';
+export { PREDICTION_WEBHOOK_FILTERS, WEBHOOK_EVENT_TYPES, filtersOf, predictionWebhookWants, endpointWants, predictionPayload, type PredictionWebhookPayload } from './prediction-events.js';
+export { PredictionWebhooksConsumer, predictionMessages } from './prediction-consumer.js';
+export { parseCreateEndpoint, parseUpdateEndpoint, webhookUrlProblem, createEndpointBody, updateEndpointBody, webhookPageQuery, webhookMessagesQuery, type EndpointInput } from './endpoint-input.js';
+export { WebhooksService, type EndpointView, type MessageView, type AttemptView, type Page } from './webhooks.service.js';
+export { WebhookDelivery, WEBHOOK_RESOLVER } from './delivery-loop.js';
+export { WebhooksModule } from './webhooks.module.js';
