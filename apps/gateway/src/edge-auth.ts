@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
 import { routeTableOf } from '#infra/http';
@@ -65,31 +65,48 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
   const sessions = app.get(SessionStore, { strict: false });
   const routes = routeTableOf(app);
   const limiter = app.get(RateLimiter, { strict: false });
+  // Callback-style hook: a route without a key (health, docs, log-in) costs no promise; a key
+  // route runs verify + admit (each answered from memory when the key is cached and far from its limit).
+  const rules = new Map<string, EdgeAuth>(); // by "METHOD /route/pattern": a bounded set (the app's routes)
+  const authenticate = async (request: EdgeRequest, reply: FastifyReply): Promise<void> => {
+    request.apiKey = await verifier.verify(bearerToken(request.headers.authorization), request.ip);
+    // Every key request counts against the key's and the organization's rate (README "Rate limits").
+    void reply.headers(await limiter.admit(request.apiKey));
+  };
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', async (request: EdgeRequest, reply) => {
-      if (request.is404) {
-        const path = request.url.split('?')[0] ?? '/';
-        const allow = routes.methodsFor(path);
-        if (allow.length > 0) {
-          throw new ProblemError('method_not_allowed', `${path.length > 200 ? 'This path' : path} does not take ${request.method}; it takes ${allow.join(', ')}.`, { headers: { allow: allow.join(', ') } });
+    .addHook('onRequest', (request: EdgeRequest, reply, done) => {
+      try {
+        if (request.is404) {
+          const path = request.url.split('?')[0] ?? '/';
+          const allow = routes.methodsFor(path);
+          if (allow.length > 0) {
+            throw new ProblemError('method_not_allowed', `${path.length > 200 ? 'This path' : path} does not take ${request.method}; it takes ${allow.join(', ')}.`, { headers: { allow: allow.join(', ') } });
+          }
+          if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
+            throw new ProblemError('route_not_found', `No route for ${request.method} ${path.length > 200 ? 'this path' : path}.`);
+          }
+          return done();
         }
-        if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
-          throw new ProblemError('route_not_found', `No route for ${request.method} ${path.length > 200 ? 'this path' : path}.`);
+        const route = request.routeOptions.url;
+        if (route === undefined) return done();
+        const ruleKey = `${request.method} ${route}`;
+        let rule = rules.get(ruleKey);
+        if (rule === undefined) rules.set(ruleKey, (rule = edgeAuthOf(request.method, route)));
+        if (rule === 'none') return done();
+        if (rule === 'api_key' || (rule === 'key_or_session' && request.headers.authorization !== undefined)) {
+          const upload = route === UPLOAD_ROUTE && request.method === 'POST';
+          authenticate(request, reply).then(() => {
+            if (upload) refuseNonOctetStream(request.headers['content-type']);
+          }).then(() => done(), (e: unknown) => done(e as Error));
+          return;
         }
-        return;
+        if (!sessions.hasCookie(request)) throw sessionRequired();
+        if (route === UPLOAD_ROUTE && request.method === 'POST') refuseNonOctetStream(request.headers['content-type']);
+        done();
+      } catch (e) {
+        done(e as Error);
       }
-      const route = request.routeOptions.url;
-      if (route === undefined) return;
-      const rule = edgeAuthOf(request.method, route);
-      if (rule === 'none') return;
-      const authorization = request.headers.authorization;
-      if (rule === 'api_key' || (rule === 'key_or_session' && authorization !== undefined)) {
-        request.apiKey = await verifier.verify(bearerToken(authorization), request.ip);
-        // Every key request counts against the key's and the organization's rate (README "Rate limits").
-        void reply.headers(await limiter.admit(request.apiKey));
-      } else if (!sessions.hasCookie(request)) throw sessionRequired();
-      if (route === UPLOAD_ROUTE && request.method === 'POST') refuseNonOctetStream(request.headers['content-type']);
     });
 }

@@ -18,6 +18,9 @@ export function featureView(f: FeatureDefinition) {
   };
 }
 
+/** The catalogue is fixed for the process's life: its list view is built once, not per request. */
+let featureList: { object: 'list'; data: ReturnType<typeof featureView>[]; has_more: false; next_cursor: null } | undefined;
+
 @ApiTags('features')
 @ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
@@ -27,7 +30,7 @@ export class FeaturesController {
   @ApiOperation({ summary: 'The features this key can call, with their input schema and price' })
   @ApiContract({ responses: { 200: { description: 'Every feature (one page)', schema: 'FeatureList' } } })
   list() {
-    return { object: 'list', data: listFeatures().map(featureView), has_more: false, next_cursor: null };
+    return (featureList ??= { object: 'list', data: listFeatures().map(featureView), has_more: false, next_cursor: null });
   }
 
   @Get(':name')

@@ -61,8 +61,10 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   const fastify = app.getHttpAdapter().getInstance();
   // Only JSON bodies: text/plain is one of Fastify's defaults, drop it so it gets a 415.
   fastify.removeContentTypeParser('text/plain');
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Hot path: the per-request hooks below are callback-style (no promise per hook and request).
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
   // Every route, as Fastify registers it: 405 with Allow for a known path, and the admin /routes listing.
   const routes = routeTableOf(app);
@@ -78,9 +80,10 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     });
   }
   // Postgres refuses U+0000 in text: one rule for every route, 422 before any handler sees it.
-  fastify.addHook('preValidation', async (request) => {
+  fastify.addHook('preValidation', (request, _reply, done) => {
     const found = findNulInRequest(request);
-    if (found) throw nulRefusal(found);
+    if (found) done(nulRefusal(found));
+    else done();
   });
   let metrics: MetricsRegistry | undefined;
   try {
@@ -89,9 +92,10 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     metrics = undefined;
   }
   if (metrics) {
-    fastify.addHook('onResponse', async (request, reply) => {
+    fastify.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      done();
     });
   }
   app.useGlobalFilters(new ProblemFilter(options.errorMember ? { errorMember: options.errorMember } : {}));

@@ -42,12 +42,26 @@ function isPlain(v: object): boolean {
 
 /** The first NUL in path parameters, query or body, or null. */
 export function findNulInRequest(request: { params?: unknown; query?: unknown; body?: unknown }): NulFinding | null {
-  for (const part of ['path', 'query', 'body'] as const) {
-    // Fastify's params and query objects have unusual prototypes: copy their own entries.
-    const flat = (v: unknown): unknown => (v !== null && typeof v === 'object' ? { ...v } : v);
-    const value = part === 'path' ? flat(request.params) : part === 'query' ? flat(request.query) : request.body;
-    const path = findNul(value);
-    if (path !== null) return { in: part, path };
+  // Fastify's params and query objects have unusual prototypes: their own entries are walked.
+  const path = findNulInEntries(request.params);
+  if (path !== null) return { in: 'path', path };
+  const query = findNulInEntries(request.query);
+  if (query !== null) return { in: 'query', path: query };
+  if (request.body === undefined || request.body === null) return null;
+  const body = findNul(request.body);
+  return body === null ? null : { in: 'body', path: body };
+}
+
+/**
+ * findNul over a copy of an object's own entries (params, query). The common case, plain
+ * strings without NUL, is answered without copying; anything else takes the full walk.
+ */
+function findNulInEntries(v: unknown): string | null {
+  if (v === null || typeof v !== 'object') return findNul(v);
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    const child = (v as Record<string, unknown>)[k];
+    if (typeof child !== 'string' || child.includes('\u0000') || k.includes('\u0000')) return findNul({ ...v });
   }
   return null;
 }

@@ -1,0 +1,213 @@
+// Gateway throughput against a bare NestJS-on-Fastify app, in one run, with wrk (Debian's
+// `wrk`; one thread, the machine has 2 cores): the bare app (bench/bare-app.ts, the same Nest
+// and Fastify) and the real gateway (own Postgres schema, the seeded demo tenant moved to a
+// plan whose limits are far away, its own Redis prefix, SYSTEM_JOBS on) are driven with the same
+// requests in interleaved rounds:
+//   /healthz         unauthenticated
+//   /v1/features     the cheap authenticated route: key verification, rate limit (far from
+//                    it: served from the local lease), quota and metering on
+// Prints requests/s for each (median of the rounds, and the spread), the ratio, and the
+// latency the gateway adds at about half of the bare app's saturation: wrk2 is not in Debian,
+// so the offered load is a fixed number of connections chosen as the one that gives the bare
+// app the throughput closest to half of its saturated rate (closed loop; stated in the output).
+//
+//   npm run bench:gateway [-- --rounds 5 --duration 5 --connections 32 --profile DIR --system-jobs on|off]
+//   (or NODE_ENV=development node dist/bench/gateway-throughput.js ...; the gateway itself runs with NODE_ENV=production)
+//
+// --profile DIR starts the gateway with `--cpu-prof --cpu-prof-dir DIR` (summarise the profile
+// with `node dist/bench/cpu-profile-summary.js DIR/<file>.cpuprofile`).
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+
+import { inheritedEnv } from '#infra/config';
+import { repoRoot } from '#infra/db';
+import { seedDemo } from '../scripts/seed.js';
+import { createTestDatabase } from '../test/support/db.js';
+import { freePort } from '../test/support/processes.js';
+import { dropRedisPrefix } from '../test/support/redis.js';
+
+const run = promisify(execFile);
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    profile: { type: 'string' },
+    'system-jobs': { type: 'string', default: 'on' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const PEPPER = 'bench-gateway-pepper-' + 'b'.repeat(32);
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** wrk's durations ("812.00us", "1.20ms", "2.01s") in milliseconds. */
+function ms(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) throw new Error(`unreadable wrk duration ${text}`);
+  const scale = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
+  return Number(m[1]) * scale;
+}
+
+async function wrk(url: string, connections: number, seconds: number, headers: string[]): Promise<WrkResult> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  const p50 = /^\s+50%\s+(\S+)/m.exec(stdout);
+  const p99 = /^\s+99%\s+(\S+)/m.exec(stdout);
+  if (!rps || !p50 || !p99) throw new Error(`unreadable wrk output:\n${stdout}`);
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const errors = Number(non2xx?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps: Number(rps[1]), p50: ms(p50[1]!), p99: ms(p99[1]!), errors };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+
+/** A Node process started on a fresh port, once `ready` answers 200. */
+async function startServer(args: (port: number) => string[], env: (port: number) => Record<string, string | undefined>, ready: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args(port), { stdio: ['ignore', 'ignore', 'inherit'], env: env(port) });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${args(port).join(' ')} exited ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${args(port).join(' ')} not ready within 30 s`);
+    const ok = await fetch(`${url}${ready}`, { signal: AbortSignal.timeout(1_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const startBare = (featuresFile: string) => startServer((port) => [join(repoRoot(), 'dist', 'bench', 'bare-app.js'), String(port), featuresFile], () => inheritedEnv(), '/healthz');
+
+async function startGateway(env: Record<string, string>, nodeFlags: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+  const admin = await freePort();
+  return startServer(
+    () => [...nodeFlags, join(repoRoot(), 'dist', 'apps', 'gateway', 'src', 'main.js')],
+    (port) => ({ ...inheritedEnv(), NO_COLOR: '1', ...env, GATEWAY_PORT: String(port), GATEWAY_ADMIN_PORT: String(admin) }),
+    '/readyz',
+  );
+}
+
+const db = await createTestDatabase('bench_gateway');
+const prefix = `bench_gw_${randomBytes(4).toString('hex')}`;
+const dir = await mkdtemp(join(tmpdir(), 'stratum-bench-'));
+let gateway: { url: string; stop(): Promise<void> } | undefined;
+let bare: { url: string; stop(): Promise<void> } | undefined;
+try {
+  const demo = await seedDemo({ prisma: db.prisma, pepper: PEPPER });
+  // A plan whose limits are far away: the rate limit runs (local leases from Redis), never refuses.
+  const plan = await db.prisma.plan.update({ where: { key: 'enterprise' }, data: { rateLimitPerMinute: 1_000_000_000, rateLimitBurst: 100_000_000 } });
+  await db.prisma.organization.update({ where: { id: demo.orgId }, data: { planId: plan.id } });
+  const secret = demo.liveKey.secret!;
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    DATABASE_SCHEMA: db.schema,
+    REDIS_PREFIX: prefix,
+    API_KEY_PEPPER: PEPPER,
+    LOG_LEVEL: 'warn',
+    SYSTEM_JOBS: values['system-jobs'] === 'off' ? 'off' : 'on',
+    NODE_ENV: 'production',
+  };
+  gateway = await startGateway(env, values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []);
+  const auth = `Authorization: Bearer ${secret}`;
+  const res = await fetch(`${gateway.url}/v1/features`, { headers: { authorization: `Bearer ${secret}` } });
+  if (res.status !== 200) throw new Error(`gateway /v1/features answered ${res.status}: ${await res.text()}`);
+  const body = await res.text();
+  const featuresFile = join(dir, 'features.json');
+  await writeFile(featuresFile, body);
+  bare = await startBare(featuresFile);
+  const check = await fetch(`${bare.url}/v1/features`).then((r) => r.text());
+  if (check !== body) throw new Error('the bare app does not answer the same bytes as the gateway');
+  console.log(`wrk -t1, ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} interleaved rounds; /v1/features body ${Buffer.byteLength(body)} bytes`);
+
+  const targets = [
+    { name: 'healthz', path: '/healthz', headers: [] as string[] },
+    { name: 'features', path: '/v1/features', headers: [auth] },
+  ];
+  // Warm both (JIT, key cache, rate-limit lease).
+  for (const t of targets) for (const base of [bare.url, gateway.url]) await wrk(base + t.path, CONNECTIONS, 2, t.headers);
+
+  const sat: Record<string, { bare: number[]; gateway: number[] }> = { healthz: { bare: [], gateway: [] }, features: { bare: [], gateway: [] } };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const t of targets) {
+      // Alternate which goes first, round by round.
+      const order = r % 2 === 0 ? (['bare', 'gateway'] as const) : (['gateway', 'bare'] as const);
+      for (const who of order) {
+        const w = await wrk((who === 'bare' ? bare.url : gateway.url) + t.path, CONNECTIONS, DURATION, t.headers);
+        if (w.errors > 0) throw new Error(`${who} ${t.path}: ${w.errors} errors or non-2xx answers`);
+        sat[t.name]![who].push(w.rps);
+      }
+    }
+  }
+  console.log('\nSaturated throughput (requests/s, median of rounds [min–max]):');
+  for (const t of targets) {
+    const b = sat[t.name]!.bare;
+    const g = sat[t.name]!.gateway;
+    const ratios = b.map((x, i) => g[i]! / x);
+    console.log(
+      `  ${t.path.padEnd(13)} bare ${median(b).toFixed(0)} [${spread(b)}]  gateway ${median(g).toFixed(0)} [${spread(g)}]  ratio ${(median(g) / median(b)).toFixed(2)} (per round ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
+    );
+  }
+
+  // Half of saturation: the connection count whose bare throughput is closest to half the saturated rate.
+  const half = median(sat.features!.bare) / 2;
+  let best = { c: 1, rps: 0 };
+  for (const c of [1, 2, 3, 4, 6, 8]) {
+    const w = await wrk(bare.url + '/v1/features', c, 2, [auth]);
+    if (best.rps === 0 || Math.abs(w.rps - half) < Math.abs(best.rps - half)) best = { c, rps: w.rps };
+  }
+  console.log(`\nLatency at about half of saturation: ${best.c} connection(s) (bare app ${best.rps.toFixed(0)} req/s there, half of saturation ${half.toFixed(0)}):`);
+  const LAT_ROUNDS = Math.max(3, Math.ceil(ROUNDS / 2));
+  for (const t of targets) {
+    const lat = { bare: { p50: [] as number[], p99: [] as number[] }, gateway: { p50: [] as number[], p99: [] as number[] } };
+    for (let r = 0; r < LAT_ROUNDS; r++) {
+      const order = r % 2 === 0 ? (['bare', 'gateway'] as const) : (['gateway', 'bare'] as const);
+      for (const who of order) {
+        const w = await wrk((who === 'bare' ? bare.url : gateway.url) + t.path, best.c, DURATION, t.headers);
+        lat[who].p50.push(w.p50);
+        lat[who].p99.push(w.p99);
+      }
+    }
+    const f = (x: number): string => `${x.toFixed(3)} ms`;
+    const added50 = median(lat.gateway.p50) - median(lat.bare.p50);
+    const added99 = median(lat.gateway.p99) - median(lat.bare.p99);
+    console.log(
+      `  ${t.path.padEnd(13)} p50 bare ${f(median(lat.bare.p50))} gateway ${f(median(lat.gateway.p50))} (added ${f(added50)});  p99 bare ${f(median(lat.bare.p99))} gateway ${f(median(lat.gateway.p99))} (added ${f(added99)})`,
+    );
+  }
+} finally {
+  await bare?.stop();
+  await gateway?.stop();
+  await db.drop();
+  await dropRedisPrefix(prefix);
+  await rm(dir, { recursive: true, force: true });
+}
+
