@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 
 interface Node {
   id: number;
+  children?: number[];
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
 }
@@ -51,3 +52,23 @@ console.log('\nself time by module:');
 for (const [m, t] of [...mods].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(t)}  ${m}`);
 console.log('\ntop self-time functions:');
 for (const [f, t] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(t)}  ${f}`);
+
+// Inclusive time of the repo's own functions and the hooks and handlers of Nest and Fastify:
+// each sample counts once for every distinct function on its stack.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const label = (n: Node): string => `${n.callFrame.functionName || '(anonymous)'} ${moduleOf(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+const inclusive = new Map<string, number>();
+for (const [id, t] of self) {
+  const seen = new Set<string>();
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const n = byId.get(cur)!;
+    if (!n.callFrame.url.includes('/dist/') && !n.callFrame.url.includes('@nestjs/core') && !n.callFrame.url.includes('node_modules/fastify/')) continue;
+    const l = label(n);
+    if (seen.has(l)) continue;
+    seen.add(l);
+    inclusive.set(l, (inclusive.get(l) ?? 0) + t);
+  }
+}
+console.log('\ninclusive time (repo code, Nest core, Fastify):');
+for (const [f, t] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(t)}  ${f}`);

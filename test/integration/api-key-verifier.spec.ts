@@ -1,7 +1,7 @@
 // ApiKeyVerifier against real Postgres (own schema) and Redis (own prefix): the cache
 // layers, negative caching, revocation through pub/sub, the in-flight race, batched
 // last-used writes and the per-IP failure throttle.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ApiKeyVerifier, apiKeyCacheKey, digestApiKey, generateApiKey, type KeyMode } from '#platform/api-keys';
@@ -193,6 +193,30 @@ describe('layered verification', () => {
     }
     expect(bodies[0]!.status).toBe(401);
     for (const b of bodies) expect(b).toEqual(bodies[0]);
+  });
+});
+
+describe('verifyCached (the hot path, issue 10 item 9)', () => {
+  it('answers from this instance\'s cache only: a warm, unexpired key; never a key that is unknown, malformed, expired or invalidated', async () => {
+    const v = await startVerifier(db.prisma);
+    const soon = Date.now() + 60_000;
+    const k = await makeKey({ expiresAt: new Date(soon) });
+    expect(v.verifyCached(k.secret)).toBeUndefined(); // cold: the caller takes verify()
+    const key = await v.verify(k.secret);
+    expect(v.verifyCached(k.secret)).toEqual(key);
+    for (const secret of [null, 'sk_live_short', generateApiKey('live').secret]) expect(v.verifyCached(secret)).toBeUndefined();
+    const unknown = generateApiKey('live').secret;
+    await problemOf(v.verify(unknown)); // negatively cached now
+    expect(v.verifyCached(unknown)).toBeUndefined();
+    const realNow = Date.now.bind(Date);
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => Math.max(realNow(), soon));
+    try {
+      expect(v.verifyCached(k.secret)).toBeUndefined(); // expired while cached
+    } finally {
+      clock.mockRestore();
+    }
+    v.invalidate(k.digest);
+    expect(v.verifyCached(k.secret)).toBeUndefined();
   });
 });
 

@@ -57,6 +57,26 @@ describe('RateLimiter', () => {
     expect(100 + fromA + fromB).toBe(400);
   });
 
+  it('admitLocal (the hot path) admits from the local lease only and never refuses; near the limit it leaves the decision to admit()', async () => {
+    const metrics = new MetricsRegistry('local');
+    const l = new RateLimiter(redis, metrics);
+    const far = subject(1_000_000, 100_000);
+    expect(l.admitLocal(far)).toBeUndefined(); // no lease yet
+    let viaRedis = await l.admit(far);
+    for (let i = 0; i < 100; i++) viaRedis = await l.admit(far); // the leases grow with use
+    const calls = async () => (await metrics.registry.getSingleMetric('stratum_rate_limit_redis_calls_total')!.get()).values[0]?.value ?? 0;
+    const before = await calls();
+    const local = l.admitLocal(far);
+    expect(local).toEqual({ 'ratelimit-policy': viaRedis['ratelimit-policy'], ratelimit: expect.stringMatching(/^"key";r=\d+;t=\d+, "organization";r=\d+;t=\d+$/) as unknown });
+    expect(await calls()).toBe(before);
+    const near = subject(1, 2);
+    expect(await outcome(l, near)).toBe('ok');
+    expect(await outcome(l, near)).toBe('ok');
+    expect(l.admitLocal(near)).toBeUndefined(); // its lease is spent: admit() decides (and refuses)
+    expect(await outcome(l, near)).toBe('refused');
+    expect(l.admitLocal(near)).toBeUndefined();
+  });
+
   it('admits without headers when Redis does not answer (fail open), within its timeout', async () => {
     const down = clientFor('redis://127.0.0.1:1');
     try {

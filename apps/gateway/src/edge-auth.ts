@@ -68,10 +68,13 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
   // Callback-style hook: a route without a key (health, docs, log-in) costs no promise; a key
   // route runs verify + admit (each answered from memory when the key is cached and far from its limit).
   const rules = new Map<string, EdgeAuth>(); // by "METHOD /route/pattern": a bounded set (the app's routes)
+  // Every key request counts against the key's and the organization's rate (README "Rate limits").
+  const admit = async (key: AuthenticatedKey, reply: FastifyReply): Promise<void> => {
+    void reply.headers(await limiter.admit(key));
+  };
   const authenticate = async (request: EdgeRequest, reply: FastifyReply): Promise<void> => {
     request.apiKey = await verifier.verify(bearerToken(request.headers.authorization), request.ip);
-    // Every key request counts against the key's and the organization's rate (README "Rate limits").
-    void reply.headers(await limiter.admit(request.apiKey));
+    await admit(request.apiKey, reply);
   };
   app
     .getHttpAdapter()
@@ -97,7 +100,17 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
         if (rule === 'none') return done();
         if (rule === 'api_key' || (rule === 'key_or_session' && request.headers.authorization !== undefined)) {
           const upload = route === UPLOAD_ROUTE && request.method === 'POST';
-          authenticate(request, reply).then(() => {
+          // A key cached here and far from its limit: verified and admitted without a promise.
+          const key = verifier.verifyCached(bearerToken(request.headers.authorization));
+          const headers = key && limiter.admitLocal(key);
+          if (key && headers) {
+            request.apiKey = key;
+            void reply.headers(headers);
+            if (upload) refuseNonOctetStream(request.headers['content-type']);
+            return done();
+          }
+          if (key) request.apiKey = key;
+          (key ? admit(key, reply) : authenticate(request, reply)).then(() => {
             if (upload) refuseNonOctetStream(request.headers['content-type']);
           }).then(() => done(), (e: unknown) => done(e as Error));
           return;

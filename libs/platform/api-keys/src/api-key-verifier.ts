@@ -113,6 +113,22 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
     return found.key;
   }
 
+  /**
+   * The hot path's synchronous half of `verify`: the key behind `secret` when this instance has it
+   * cached (valid and unexpired), else undefined: then call `verify`, which looks it up or refuses
+   * (a missing, malformed, unknown or expired key always takes that path, with its throttle).
+   */
+  verifyCached(secret: string | null): AuthenticatedKey | undefined {
+    if (secret === null || parseApiKey(secret) === null) return undefined;
+    const digest = digestApiKey(secret, this.config.env.API_KEY_PEPPER);
+    const found = this.cache.get(digest)?.value;
+    if (!found || !digestsEqual(found.digest, digest)) return undefined;
+    const now = Date.now();
+    if (found.key.expiresAt !== null && found.key.expiresAt <= now) return undefined;
+    this.lastUsed.note(found.key.keyId, now);
+    return found.key;
+  }
+
   /** Forgets keys on this instance only (prefer invalidateEverywhere). */
   invalidate(digest: string): void {
     this.dropLocal([digest]);

@@ -110,15 +110,27 @@ export class RateLimiter {
     this.refused.inc({ limit });
   }
 
+  /**
+   * The hot path's synchronous half of `admit`: admits one request of `s` from its local lease
+   * (a key far from its limit) and returns its headers, or returns undefined when that needs Redis
+   * or a wait (then call `admit`, which decides). Never refuses.
+   */
+  admitLocal(s: RateLimitSubject): RateLimitHeaders | undefined {
+    const l = this.local.get(s.keyId);
+    if (l === undefined || l.tokens <= 0 || l.waiters.length !== 0) return undefined;
+    const now = Date.now();
+    if (now >= l.expires) return undefined;
+    l.tokens--;
+    l.consumed++;
+    return this.headers(l, now);
+  }
+
   /** Admits one request of `s` or throws 429 `rate_limited`; returns the RateLimit header fields to send. */
   async admit(s: RateLimitSubject): Promise<RateLimitHeaders> {
+    const local = this.admitLocal(s);
+    if (local !== undefined) return local;
     const now = Date.now();
     let l = this.local.get(s.keyId);
-    if (l && l.tokens > 0 && now < l.expires && l.waiters.length === 0) {
-      l.tokens--;
-      l.consumed++;
-      return this.headers(l, now);
-    }
     if (!l) {
       if (this.local.size >= MAX_LOCAL_ENTRIES) this.local.clear();
       const org: RatePolicy = { perMinute: s.orgRateLimitPerMinute, burst: s.rateLimitBurst };
