@@ -173,6 +173,16 @@ describe('README quick start against a started stack', () => {
     expect(output).toContain(`${credentials.owner.email}  ${credentials.owner.password}`);
   });
 
+  it('5: the demo owner logs in with the banner\'s password and sees the demo organization', async () => {
+    const line = /Demo owner log-in\s+(\S+)\s+(\S+)/.exec(output);
+    expect(line).not.toBeNull();
+    const login = await fetch(`${exports.STRATUM}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: line![1], password: line![2] }) });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const me = (await (await fetch(`${exports.STRATUM}/v1/me`, { headers: { cookie } })).json()) as { memberships: { slug: string; role: string }[] };
+    expect(me.memberships).toEqual([expect.objectContaining({ slug: 'demo', role: 'owner' })]);
+  });
+
   it('marks exactly the expected blocks, in order', () => {
     expect([...results.keys()]).toEqual(EXPECTED_BLOCKS);
   });
