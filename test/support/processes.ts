@@ -84,7 +84,7 @@ export async function startApp(name: AppName, env: Record<string, string>, opts:
   };
   if (opts.waitReady !== false) {
     try {
-      await waitFor200(`${url}/readyz`, child, () => out, opts.timeoutMs ?? 30_000);
+      await waitFor200(`${url}/readyz`, child, () => out, opts.timeoutMs ?? 60_000);
     } catch (e) {
       child.kill('SIGKILL');
       throw e;
