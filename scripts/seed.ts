@@ -4,17 +4,34 @@
 // kept in a credentials file (mode 0600, under the gitignored .stratum/) so the start banner
 // can show it again. Keys in that file are reused while they still verify; otherwise fresh
 // ones are made (older keys are never revoked by the seed).
+// In development (`withAdminAccess`) the seed also gives the demo owner a password, generated
+// at the first seed (never a fixed one) and kept in the same file, and a live key with the
+// `admin` and `predict` scopes, so the README's management quick start works as pasted.
+import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { readProcessEnv } from '#infra/config';
 import { digestApiKey, generateApiKey, parseApiKey, type ApiKeyScope } from '#platform/api-keys';
 import { createPrismaClient, repoRoot, uuidv7, type KeyMode, type PrismaClient } from '#infra/db';
+import { hashPassword, verifyPassword } from '#platform/identity';
 
 export const DEMO_ORG_SLUG = 'demo';
 export const DEMO_OWNER_EMAIL = 'owner@demo.stratum.local';
 export const DEMO_KEY_SCOPES = ['predict', 'usage:read'] as const satisfies readonly ApiKeyScope[];
 export const DEMO_KEY_NAMES: Record<KeyMode, string> = { live: 'Demo live key', test: 'Demo test key' };
+/** The quick start's key: live (test keys never administer), able to upload a model and call it. */
+export const DEMO_ADMIN_KEY_NAME = 'Demo admin key';
+export const DEMO_ADMIN_KEY_SCOPES = ['admin', 'predict'] as const satisfies readonly ApiKeyScope[];
+
+type DemoKeyKind = KeyMode | 'admin';
+const KEY_KINDS: Record<DemoKeyKind, { mode: KeyMode; name: string; scopes: readonly ApiKeyScope[] }> = {
+  live: { mode: 'live', name: DEMO_KEY_NAMES.live, scopes: DEMO_KEY_SCOPES },
+  test: { mode: 'test', name: DEMO_KEY_NAMES.test, scopes: DEMO_KEY_SCOPES },
+  admin: { mode: 'live', name: DEMO_ADMIN_KEY_NAME, scopes: DEMO_ADMIN_KEY_SCOPES },
+};
 
 /**
  * The plans every installation has (unit prices in micro-USD per billing unit; uploaded-model
@@ -59,19 +76,32 @@ export interface SeedDemoOptions {
   credentialsFile?: string;
   /** Progress lines; new keys are printed here, once. Default: silent. */
   log?: (line: string) => void;
+  /**
+   * Also a password for the demo owner (generated when the credentials file holds none that
+   * verifies) and the admin key (live, `admin` + `predict`). Needs `credentialsFile`: a secret
+   * nobody could read back is never made.
+   */
+  withAdminAccess?: boolean;
 }
 
 export interface SeedDemoResult {
   orgId: string;
   liveKey: DemoKey;
   testKey: DemoKey;
+  /** With `withAdminAccess`: the live `admin` + `predict` key. */
+  adminKey?: DemoKey;
+  /** With `withAdminAccess`: the demo owner's log-in. */
+  owner?: { email: string; password: string; created: boolean };
   /** True when this run created an API key (first run, or the stored keys no longer verified). */
   created: boolean;
 }
 
 interface CredentialsFile {
   orgId: string;
-  keys: Partial<Record<KeyMode, { id: string; secret: string }>>;
+  /** The demo organization's slug (the quick start's ORG). */
+  org?: string;
+  keys: Partial<Record<DemoKeyKind, { id: string; secret: string }>>;
+  owner?: { email: string; password: string };
   writtenAt: string;
 }
 
@@ -119,8 +149,9 @@ export async function seedDemo(options: SeedDemoOptions): Promise<SeedDemoResult
 
   const stored = options.credentialsFile ? await readCredentials(options.credentialsFile) : null;
   const now = new Date();
-  const ensureKey = async (mode: KeyMode): Promise<DemoKey> => {
-    const known = stored?.keys[mode]?.secret;
+  const ensureKey = async (kind: DemoKeyKind): Promise<DemoKey> => {
+    const { mode, name, scopes } = KEY_KINDS[kind];
+    const known = stored?.keys[kind]?.secret;
     if (known && parseApiKey(known)?.mode === mode) {
       const row = await prisma.apiKey.findUnique({ where: { digest: digestApiKey(known, pepper) } });
       if (row && row.orgId === org.id && row.mode === mode && !row.revokedAt && (!row.expiresAt || row.expiresAt > now)) {
@@ -129,7 +160,7 @@ export async function seedDemo(options: SeedDemoOptions): Promise<SeedDemoResult
     }
     if (!options.credentialsFile) {
       const existing = await prisma.apiKey.findFirst({
-        where: { orgId: org.id, mode, name: DEMO_KEY_NAMES[mode], revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+        where: { orgId: org.id, mode, name, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
         orderBy: { id: 'desc' },
       });
       if (existing) return { id: existing.id, mode, displayPrefix: existing.displayPrefix, secret: null, created: false };
@@ -139,29 +170,48 @@ export async function seedDemo(options: SeedDemoOptions): Promise<SeedDemoResult
       data: {
         id: uuidv7(),
         orgId: org.id,
-        name: DEMO_KEY_NAMES[mode],
+        name,
         mode,
         displayPrefix: key.displayPrefix,
         digest: digestApiKey(key.secret, pepper),
-        scopes: [...DEMO_KEY_SCOPES],
+        scopes: [...scopes],
         createdById: owner.id,
       },
     });
-    log(`created ${DEMO_KEY_NAMES[mode]}: ${key.secret}  (shown once${options.credentialsFile ? `; also kept in ${options.credentialsFile}` : ''})`);
+    log(`created ${name}: ${key.secret}  (shown once${options.credentialsFile ? `; also kept in ${options.credentialsFile}` : ''})`);
     return { id: row.id, mode, displayPrefix: key.displayPrefix, secret: key.secret, created: true };
   };
   const liveKey = await ensureKey('live');
   const testKey = await ensureKey('test');
-  const created = liveKey.created || testKey.created;
+  const admin = options.withAdminAccess && options.credentialsFile;
+  const adminKey = admin ? await ensureKey('admin') : undefined;
+  const created = liveKey.created || testKey.created || adminKey?.created === true;
 
-  if (options.credentialsFile && (created || stored?.orgId !== org.id)) {
+  let ownerLogin: SeedDemoResult['owner'];
+  if (admin) {
+    const kept = stored?.owner?.email === DEMO_OWNER_EMAIL ? stored.owner.password : undefined;
+    if (kept && (await verifyPassword(owner.passwordHash, kept))) {
+      ownerLogin = { email: DEMO_OWNER_EMAIL, password: kept, created: false };
+    } else {
+      const password = randomBytes(15).toString('base64url'); // 20 characters, 120 bits
+      await prisma.user.update({ where: { id: owner.id }, data: { passwordHash: await hashPassword(password) } });
+      log(`set the password of ${DEMO_OWNER_EMAIL}: ${password}  (also kept in ${options.credentialsFile})`);
+      ownerLogin = { email: DEMO_OWNER_EMAIL, password, created: true };
+    }
+  }
+
+  if (options.credentialsFile && (created || ownerLogin?.created || stored?.orgId !== org.id)) {
+    const keys: CredentialsFile['keys'] = { live: { id: liveKey.id, secret: liveKey.secret! }, test: { id: testKey.id, secret: testKey.secret! } };
+    if (adminKey) keys.admin = { id: adminKey.id, secret: adminKey.secret! };
     await writeCredentials(options.credentialsFile, {
       orgId: org.id,
-      keys: { live: { id: liveKey.id, secret: liveKey.secret! }, test: { id: testKey.id, secret: testKey.secret! } },
+      org: DEMO_ORG_SLUG,
+      keys,
+      ...(ownerLogin ? { owner: { email: ownerLogin.email, password: ownerLogin.password } } : {}),
       writtenAt: now.toISOString(),
     });
   }
-  return { orgId: org.id, liveKey, testKey, created };
+  return { orgId: org.id, liveKey, testKey, ...(adminKey ? { adminKey } : {}), ...(ownerLogin ? { owner: ownerLogin } : {}), created };
 }
 
 /** Default location of the development credentials file. */
@@ -171,20 +221,25 @@ export function defaultCredentialsFile(): string {
 
 async function main(): Promise<void> {
   const env = readProcessEnv();
+  // --credentials <file>: where `npm start --root <dir>` keeps them (<dir>/.stratum/demo-keys.json).
+  const { values } = parseArgs({ options: { credentials: { type: 'string' } } });
   const prisma = createPrismaClient({ url: env.DATABASE_URL, schema: env.DATABASE_SCHEMA, poolSize: 2 });
   try {
-    const credentialsFile = env.NODE_ENV === 'development' ? defaultCredentialsFile() : undefined;
-    const result = await seedDemo({ prisma, pepper: env.API_KEY_PEPPER, credentialsFile, log: (line) => console.log(`db:seed: ${line}`) });
+    const development = env.NODE_ENV === 'development';
+    const credentialsFile = development ? resolve(values.credentials ?? defaultCredentialsFile()) : undefined;
+    const result = await seedDemo({ prisma, pepper: env.API_KEY_PEPPER, credentialsFile, withAdminAccess: development, log: (line) => console.log(`db:seed: ${line}`) });
     console.log(`db:seed: demo organization "${DEMO_ORG_SLUG}" (${result.orgId}) on plan pro, owner ${DEMO_OWNER_EMAIL}`);
-    for (const key of [result.liveKey, result.testKey]) {
-      if (!key.created) console.log(`db:seed: ${DEMO_KEY_NAMES[key.mode]}: ${key.secret ?? `${key.displayPrefix}… (secret shown only at creation)`}`);
+    const keys: [string, DemoKey | undefined][] = [[DEMO_KEY_NAMES.live, result.liveKey], [DEMO_KEY_NAMES.test, result.testKey], [DEMO_ADMIN_KEY_NAME, result.adminKey]];
+    for (const [name, key] of keys) {
+      if (key && !key.created) console.log(`db:seed: ${name}: ${key.secret ?? `${key.displayPrefix}… (secret shown only at creation)`}`);
     }
+    if (result.owner && !result.owner.created) console.log(`db:seed: log in as ${result.owner.email} with the password in ${credentialsFile}`);
   } finally {
     await prisma.$disconnect();
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (process.argv[1] && realpathSync(resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {
   main().catch((err: unknown) => {
     console.error(`db:seed failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;

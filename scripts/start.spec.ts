@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseEnv } from '#infra/config';
-import { apps, tenantWorkerPort } from './start.js';
+import { apps, exportLines, tenantWorkerPort } from './start.js';
 
 describe('npm start: the apps it supervises', () => {
   const env = parseEnv({ NODE_ENV: 'development' });
@@ -18,5 +18,12 @@ describe('npm start: the apps it supervises', () => {
     expect(tenant.env).toEqual({ DATABASE_URL: base.DATABASE_URL, REDIS_URL: base.REDIS_URL, WORKER_POOLS: 'tenant', WORKER_PORT: '3003', WORKER_ADMIN_PORT: '9467' });
     const ports = list.flatMap((a) => [a.port, a.adminPort]);
     expect(new Set(ports).size).toBe(ports.length);
+  });
+
+  // item 10 of issue 10: the README quick start's variables, pasted from the banner.
+  it('prints the quick start export lines from the credentials file, leaving out what it does not hold', () => {
+    const keys = { live: 'sk_live_a', test: 'sk_test_b', admin: 'sk_live_c', owner: { email: 'o@x', password: 'pw' }, org: 'demo' };
+    expect(exportLines('http://127.0.0.1:3000', keys)).toEqual(['export STRATUM=http://127.0.0.1:3000', 'export KEY=sk_test_b', 'export ADMIN_KEY=sk_live_c', 'export ORG=demo']);
+    expect(exportLines('http://127.0.0.1:3000', undefined)).toEqual(['export STRATUM=http://127.0.0.1:3000']);
   });
 });

@@ -6,7 +6,7 @@
 //
 // Usage: node dist/scripts/start.js [--root <dir>]   (--root: the directory holding dist/,
 // .stratum/ and examples/; defaults to the repository this file was built into).
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,7 +70,7 @@ export function apps(root: string, env: Env, base: Record<string, string | undef
 }
 
 /** Runs a one-shot script under the supervisor (prefixed output) and resolves with its exit code. */
-async function runOnce(sup: ProcessSupervisor, name: string, entry: string, env: Record<string, string | undefined>, cwd: string): Promise<number> {
+async function runOnce(sup: ProcessSupervisor, name: string, entry: string, env: Record<string, string | undefined>, cwd: string, args: readonly string[] = []): Promise<number> {
   if (!existsSync(entry)) throw new Error(`${relative(cwd, entry)} does not exist (has it been written and built? run \`node scripts/build.mjs\`)`);
   const exited = new Promise<ChildExit>((resolveExit) => {
     const onExit = (e: ChildExit): void => {
@@ -80,7 +80,7 @@ async function runOnce(sup: ProcessSupervisor, name: string, entry: string, env:
     };
     sup.on('exit', onExit);
   });
-  sup.add(name, { entry, env, cwd, restart: false });
+  sup.add(name, { entry, args, env, cwd, restart: false });
   const result = await exited;
   await sup.remove(name);
   return result.code ?? 1;
@@ -125,25 +125,44 @@ async function waitReady(list: readonly App[], sup: ProcessSupervisor, timeoutMs
   }
 }
 
-type DemoKeys = { live: string | undefined; test: string | undefined };
+/** The development credentials file the seed writes (and start passes it as `--credentials`). */
+export function credentialsFile(root: string): string {
+  return join(root, '.stratum', 'demo-keys.json');
+}
+
+export interface DemoKeys {
+  live: string | undefined;
+  test: string | undefined;
+  /** The live `admin` + `predict` key of the quick start. */
+  admin: string | undefined;
+  owner: { email: string; password: string } | undefined;
+  /** The demo organization's slug, as the seed wrote it. */
+  org: string | undefined;
+}
 
 /** Reads a key from `{ live: "sk_…" }`, `{ live: { secret } }` or `{ keys: { live: { secret } } }`. */
-function pickKey(doc: Record<string, unknown>, mode: 'live' | 'test'): string | undefined {
-  const candidates: unknown[] = [doc[mode], (doc.keys as Record<string, unknown> | undefined)?.[mode]];
+function pickKey(doc: Record<string, unknown>, kind: 'live' | 'test' | 'admin'): string | undefined {
+  const prefix = `sk_${kind === 'admin' ? 'live' : kind}_`;
+  const candidates: unknown[] = [doc[kind], (doc.keys as Record<string, unknown> | undefined)?.[kind]];
   for (const c of candidates) {
-    if (typeof c === 'string' && c.startsWith(`sk_${mode}_`)) return c;
+    if (typeof c === 'string' && c.startsWith(prefix)) return c;
     const secret = (c as { secret?: unknown } | undefined)?.secret;
-    if (typeof secret === 'string' && secret.startsWith(`sk_${mode}_`)) return secret;
+    if (typeof secret === 'string' && secret.startsWith(prefix)) return secret;
   }
   return undefined;
 }
 
+function pickOwner(doc: Record<string, unknown>): DemoKeys['owner'] {
+  const owner = doc.owner as { email?: unknown; password?: unknown } | undefined;
+  return typeof owner?.email === 'string' && typeof owner.password === 'string' ? { email: owner.email, password: owner.password } : undefined;
+}
+
 async function demoKeys(root: string): Promise<DemoKeys | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(join(root, '.stratum', 'demo-keys.json'), 'utf8')) as unknown;
+    const parsed = JSON.parse(await readFile(credentialsFile(root), 'utf8')) as unknown;
     if (parsed && typeof parsed === 'object') {
       const doc = parsed as Record<string, unknown>;
-      return { live: pickKey(doc, 'live'), test: pickKey(doc, 'test') };
+      return { live: pickKey(doc, 'live'), test: pickKey(doc, 'test'), admin: pickKey(doc, 'admin'), owner: pickOwner(doc), org: typeof doc.org === 'string' ? doc.org : undefined };
     }
   } catch {
     // not written (yet): the banner says where keys come from instead
@@ -151,7 +170,16 @@ async function demoKeys(root: string): Promise<DemoKeys | undefined> {
   return undefined;
 }
 
-function banner(root: string, env: Env, list: readonly App[], keys: DemoKeys | undefined, pg: PostgresHandle, redis: RedisHandle): string {
+/** The lines the README's quick start asks to paste: STRATUM, KEY (test), ADMIN_KEY (live admin + predict), ORG. */
+export function exportLines(api: string, keys: DemoKeys | undefined): string[] {
+  const lines = [`export STRATUM=${api}`];
+  if (keys?.test) lines.push(`export KEY=${keys.test}`);
+  if (keys?.admin) lines.push(`export ADMIN_KEY=${keys.admin}`);
+  if (keys?.org) lines.push(`export ORG=${keys.org}`);
+  return lines;
+}
+
+export function banner(root: string, env: Env, list: readonly App[], keys: DemoKeys | undefined, pg: PostgresHandle, redis: RedisHandle): string {
   const api = new AppConfig(env).publicBaseUrl;
   const image = relative(process.cwd(), join(root, 'examples', 'hello.png')) || 'examples/hello.png';
   const testKey = keys?.test ?? 'sk_test_…';
@@ -166,8 +194,13 @@ function banner(root: string, env: Env, list: readonly App[], keys: DemoKeys | u
     `  API base URL        ${api}/v1`,
     `  API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)`,
     keys?.live || keys?.test
-      ? `  Demo keys           live ${keys.live ?? '(none)'}\n                      test ${keys.test ?? '(none)'}   (from ${relative(process.cwd(), join(root, '.stratum', 'demo-keys.json'))})`
+      ? `  Demo keys           live ${keys.live ?? '(none)'}\n                      test ${keys.test ?? '(none)'}   (from ${relative(process.cwd(), credentialsFile(root))})`
       : `  Demo keys           not found in .stratum/demo-keys.json; run \`npm run db:seed\` (development) and read that file`,
+    ...(keys?.admin ? [`  Admin key           ${keys.admin}   (live; scopes admin + predict: management, uploads and calling them)`] : []),
+    ...(keys?.owner ? [`  Demo owner log-in   ${keys.owner.email}  ${keys.owner.password}   (POST ${api}/v1/auth/login)`] : []),
+    '',
+    '  For the README quick start, paste into your shell:',
+    ...exportLines(api, keys).map((l) => `  ${l}`),
     '',
     '  Try it (test key: never billed):',
     `  ${curl}`,
@@ -239,7 +272,8 @@ async function main(): Promise<number> {
     for (const step of ['migrate', 'seed'] as const) {
       if (signalCode !== undefined) break;
       log(`running ${step}`);
-      const code = await runOnce(sup, step, join(root, 'dist', 'scripts', `${step}.js`), childEnv, root);
+      const args = step === 'seed' ? ['--credentials', credentialsFile(root)] : [];
+      const code = await runOnce(sup, step, join(root, 'dist', 'scripts', `${step}.js`), childEnv, root, args);
       if (code !== 0) throw new Error(`${step} failed (exit code ${code}); see the [${step}] lines above`);
     }
 
@@ -261,4 +295,4 @@ async function main(): Promise<number> {
 }
 
 // Imported by tests (apps(), tenantWorkerPort()): run only as the entry point.
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(await main());
+if (process.argv[1] && realpathSync(resolve(process.argv[1])) === fileURLToPath(import.meta.url)) process.exit(await main());

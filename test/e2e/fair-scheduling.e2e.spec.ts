@@ -47,6 +47,7 @@ beforeAll(async () => {
   who.low = await tenant('tenant-low', 'free');
   who.high = await tenant('tenant-high', 'pro');
   redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  await redis.ping(); // connected ('ready'): submit refuses with queue_unavailable before that
   queue = new Queue<InferenceJobData>(inferenceQueueName(POOL), { connection: redis, prefix });
   const queues = new InferenceQueues(redis, new Map([[POOL, queue]]));
   const events = { waitFor: () => ({ done: Promise.resolve(true), cancel: () => undefined }), publishFinished: async () => undefined };

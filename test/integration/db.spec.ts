@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import { digestApiKey } from '#platform/api-keys';
+import { verifyPassword } from '#platform/identity';
 import { ConfigModule, parseEnv } from '#infra/config';
 import { applyMigrations, createPrismaClient, DbModule, migrationStatus, pingDatabase, PrismaService, readMigrationList, repoRoot, uuidv7 } from '#infra/db';
 import { seedDemo } from '../../scripts/seed.js';
@@ -186,5 +187,30 @@ describe('seedDemo', () => {
     expect(run.liveKey.secret).toBeNull();
     expect(await db.prisma.apiKey.count()).toBe(3);
     expect((await readdir(dir)).sort()).toEqual(['.stratum']);
+  });
+
+  // The README's quick start (issue 10, item 10): an owner log-in and a live admin + predict key.
+  it('with admin access: a generated owner password and a live admin + predict key, both kept on re-seed', async () => {
+    const credentialsFile = join(dir, 'admin', 'demo-keys.json');
+    const first = await seedDemo({ prisma: db.prisma, pepper: PEPPER, credentialsFile, withAdminAccess: true });
+    expect(first.adminKey?.secret).toMatch(/^sk_live_/);
+    expect(first.owner).toMatchObject({ email: 'owner@demo.stratum.local', created: true });
+    const admin = await db.prisma.apiKey.findUnique({ where: { digest: digestApiKey(first.adminKey!.secret!, PEPPER) } });
+    expect(admin).toMatchObject({ mode: 'live', name: 'Demo admin key', scopes: ['admin', 'predict'], revokedAt: null });
+    const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'owner@demo.stratum.local' } });
+    expect(await verifyPassword(user.passwordHash, first.owner!.password)).toBe(true);
+    const file = JSON.parse(await readFile(credentialsFile, 'utf8')) as { org: string; keys: { admin: { secret: string } }; owner: { password: string } };
+    expect(file).toMatchObject({ org: 'demo', keys: { admin: { secret: first.adminKey!.secret } }, owner: { password: first.owner!.password } });
+
+    const second = await seedDemo({ prisma: db.prisma, pepper: PEPPER, credentialsFile, withAdminAccess: true });
+    expect(second.adminKey?.secret).toBe(first.adminKey!.secret);
+    expect(second.owner).toEqual({ ...first.owner, created: false });
+
+    // Another installation's file (a password that does not verify here): a new one, never a fixed one.
+    await writeFile(credentialsFile, JSON.stringify({ ...file, owner: { email: 'owner@demo.stratum.local', password: 'not-the-password' } }));
+    const third = await seedDemo({ prisma: db.prisma, pepper: PEPPER, credentialsFile, withAdminAccess: true });
+    expect(third.owner?.created).toBe(true);
+    expect(third.owner?.password).not.toBe(first.owner!.password);
+    expect(third.owner?.password).not.toBe('not-the-password');
   });
 });

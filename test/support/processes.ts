@@ -20,16 +20,32 @@ export interface RunningApp {
   stop(): Promise<number | string | null>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Each Jest worker takes ports from a range of its own (20000 + 2500 per worker, below Linux's
+ * ephemeral range), from a random start, never the same twice in a file: a port picked with
+ * listen(0) and released could be picked again by a parallel file before its app bound it, and
+ * an app of the other file (an admin listener answering /readyz) would then pass for this one.
+ */
+const PORT_RANGE = 2_500;
+// Jest's own worker number, not configuration of Stratum.
+// eslint-disable-next-line no-restricted-properties
+const portBase = 20_000 + ((Number(process.env['JEST_WORKER_ID'] ?? '1') - 1) % 8) * PORT_RANGE;
+let portOffset = Math.floor(Math.random() * PORT_RANGE);
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORT_RANGE; tries++) {
+    const port = portBase + (portOffset++ % PORT_RANGE);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port in ${portBase}-${portBase + PORT_RANGE - 1}`);
 }
 
 const PORT_VARIABLE: Record<AppName, string> = { gateway: 'GATEWAY_PORT', worker: 'WORKER_PORT', autoscaler: 'AUTOSCALER_PORT' };
@@ -84,7 +100,7 @@ export async function startApp(name: AppName, env: Record<string, string>, opts:
   };
   if (opts.waitReady !== false) {
     try {
-      await waitFor200(`${url}/readyz`, child, () => out, opts.timeoutMs ?? 30_000);
+      await waitFor200(`${url}/readyz`, child, () => out, opts.timeoutMs ?? 60_000);
     } catch (e) {
       child.kill('SIGKILL');
       throw e;
