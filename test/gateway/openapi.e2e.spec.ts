@@ -71,6 +71,16 @@ describe('the OpenAPI document', () => {
     expect(create.responses['400'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(expect.arrayContaining(['malformed_json', 'invalid_header']));
     expect(create.responses['401'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['unauthenticated']);
     expect(create.responses['404'].content['application/problem+json'].schema.allOf[1].properties.code.enum).toEqual(['feature_not_found']);
+    // Every route that takes an Idempotency-Key documents what a misused key answers.
+    const idempotent = operations().filter(({ op }) => (op.parameters ?? []).some((p: any) => p.in === 'header' && p.name === 'Idempotency-Key'));
+    expect(idempotent.length).toBeGreaterThanOrEqual(7);
+    for (const { method, path, op } of idempotent) {
+      const codes = (status: string) => op.responses[status]?.content?.['application/problem+json']?.schema.allOf[1].properties.code.enum ?? [];
+      expect({ route: `${method} ${path}`, codes: [...codes('409'), ...codes('422'), ...codes('400')] }).toEqual({
+        route: `${method} ${path}`,
+        codes: expect.arrayContaining(['idempotency_in_flight', 'idempotency_key_reused', 'invalid_header']),
+      });
+    }
     // Probes need no key: the v2 health routes have no security requirement and no 401.
     expect(doc.paths['/v2/health/ready'].get.security).toEqual([]);
     expect(doc.paths['/v2/health/ready'].get.responses['401']).toBeUndefined();

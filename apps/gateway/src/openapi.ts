@@ -53,9 +53,11 @@ function securityOf(method: string, route: string): Record<string, string[]>[] {
  * The problem codes a route can answer: the ones its edge rule, body, query and path parameters
  * imply (the same rules that produce them), plus the route's own from its contract.
  */
-export function problemCodesOf(method: string, route: string, contract: RouteContract | undefined): ProblemCode[] {
+export function problemCodesOf(method: string, route: string, contract: RouteContract | undefined, opts: { idempotent?: boolean } = {}): ProblemCode[] {
   const write = method !== 'get' && method !== 'head';
   const codes = new Set<ProblemCode>(contract?.problems ?? []);
+  // @Idempotent() routes: a malformed key, a key reused with another body, a retry while the first runs.
+  if (opts.idempotent) codes.add('invalid_header').add('idempotency_key_reused').add('idempotency_in_flight');
   const auth = edgeAuthOf(method.toUpperCase(), route);
   if (auth !== 'none') codes.add('unauthenticated');
   // Failed key checks are throttled per address; a key lacks a scope or a role a permission.
@@ -114,7 +116,8 @@ function completeOperation(method: string, path: string, op: Operation, schemas:
     }
   }
   const byStatus = new Map<number, string[]>();
-  for (const code of problemCodesOf(method, route, contract)) {
+  const idempotent = (op.parameters ?? []).some((p) => 'in' in p && p.in === 'header' && p.name === 'Idempotency-Key');
+  for (const code of problemCodesOf(method, route, contract, { idempotent })) {
     const status = PROBLEM_CODES[code].status;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
