@@ -28,6 +28,7 @@ import { OrgController, OrgsController } from './orgs/orgs.controller.js';
 import { OrgsService } from './orgs/orgs.service.js';
 import { PredictionsController } from './predictions/predictions.controller.js';
 import { PredictionsService } from './predictions/predictions.service.js';
+import { Admission } from './admission.js';
 import { ModelUploadsController } from './model-uploads/model-uploads.controller.js';
 import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
 import { ProblemsController } from './problems/problems.controller.js';
@@ -39,6 +40,7 @@ import { WebhooksController } from './webhooks/webhooks.controller.js';
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
   providers: [
+    Admission,
     PredictionsService,
     AuthService,
     OrgsService,

@@ -4,13 +4,12 @@ import { AppConfig } from '#infra/config';
 import { ProblemError, validationProblem } from '#infra/errors';
 import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
-import { uuidv7 } from '#infra/db';
-import { QuotaService, type QuotaOutcome } from '#platform/quotas';
-import { ConcurrencyLimiter } from '#platform/rate-limits';
+import { type QuotaOutcome } from '#platform/quotas';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import { parseCancelAfter } from '#platform/idempotency';
 import { webhookUrlProblem } from '#platform/webhooks';
 import type { CreatePredictionBody } from './create-prediction.body.js';
+import { Admission } from '../admission.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -35,8 +34,7 @@ export class PredictionsService {
     private readonly repo: PredictionsRepository,
     private readonly lifecycle: PredictionLifecycle,
     private readonly config: AppConfig,
-    private readonly quotas: QuotaService,
-    private readonly concurrency: ConcurrencyLimiter,
+    private readonly admission: Admission,
   ) {}
 
   async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; cancelAfterMs?: number }): Promise<CreateResult> {
@@ -53,37 +51,26 @@ export class PredictionsService {
       throw new ProblemError('model_unavailable', `Feature "${feature.name}" has no model pool to run on.`, { headers: { 'retry-after': '30' } });
     }
 
-    const id = uuidv7();
-    const scope = { orgId: key.orgId, mode: key.mode };
-    // A slot of the organization's in-flight cap, held until the prediction is final (README "Rate limits").
-    const slot = await this.concurrency.acquire(key, (opts.waitSeconds ?? 0) * 1000);
-    let quota: QuotaOutcome;
-    try {
-      quota = await this.quotas.reserve(scope, id, feature.price.units); // 429 quota_exceeded
-    } catch (e) {
-      await this.concurrency.release(slot);
-      throw e;
-    }
-    const { record } = await this.lifecycle.submit(
-      { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
-      {
-        feature: feature.name,
-        featureVersion: feature.version,
-        pool,
-        models,
-        spec: { kind: 'feature' },
-        input: body.input,
-        ...(opts.cancelAfterMs !== undefined ? { cancelAfterMs: opts.cancelAfterMs } : {}),
-        ...(body.webhook ? { webhook: body.webhook } : {}),
-        ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
-        id,
-      },
-      { waitMs: opts.waitSeconds !== null ? opts.waitSeconds * 1000 : null },
-    ).catch(async (e: unknown) => {
-      await Promise.all([this.quotas.abandon(scope, id), this.concurrency.release(slot)]);
-      throw e;
-    });
-    await this.concurrency.settle(slot, { id: record.id, final: isTerminal(record.status), replayed: false });
+    const { record, quota } = await this.admission.admit(key, feature.price.units, (opts.waitSeconds ?? 0) * 1000, async (id) =>
+      (
+        await this.lifecycle.submit(
+          { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
+          {
+            feature: feature.name,
+            featureVersion: feature.version,
+            pool,
+            models,
+            spec: { kind: 'feature' },
+            input: body.input,
+            ...(opts.cancelAfterMs !== undefined ? { cancelAfterMs: opts.cancelAfterMs } : {}),
+            ...(body.webhook ? { webhook: body.webhook } : {}),
+            ...(body.webhook_events_filter ? { webhookEventsFilter: body.webhook_events_filter } : {}),
+            id,
+          },
+          { waitMs: opts.waitSeconds !== null ? opts.waitSeconds * 1000 : null },
+        )
+      ).record,
+    );
     return { prediction: this.view(record), finished: isTerminal(record.status), quota };
   }
 

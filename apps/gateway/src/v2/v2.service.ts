@@ -8,9 +8,7 @@ import { ModelRegistry, PLATFORM_NAMESPACE, TENANT_POOL, type RegisteredModel, t
 import type { ModelSignature } from '#model-service/tensors';
 import { versionReady } from '../models/models.controller.js';
 import { PredictionLifecycle, isTerminal } from '#platform/predictions';
-import { QuotaService } from '#platform/quotas';
-import { uuidv7 } from '#infra/db';
-import { ConcurrencyLimiter } from '#platform/rate-limits';
+import { Admission } from '../admission.js';
 
 /** Most tensor elements (over all inputs) one infer request may carry; past it: 413. */
 /** How long an infer request waits for its result by default (seconds). */
@@ -39,9 +37,8 @@ export class V2Service {
     private readonly registry: ModelRegistry,
     private readonly lifecycle: PredictionLifecycle,
     private readonly readiness: Readiness,
-    private readonly quotas: QuotaService,
     readonly config: AppConfig,
-    private readonly concurrency: ConcurrencyLimiter,
+    private readonly admission: Admission,
   ) {}
 
   /** The model (the org's own or the platform's) and the version asked for (its default otherwise); 404 with `error` when unknown. */
@@ -87,36 +84,28 @@ export class V2Service {
     const r = await this.resolve(key, name, version);
     const parsed = parseInferRequest(body, r.signature, { maxElements: this.config.env.V2_MAX_ELEMENTS });
     const inputs = toWire(parsed.feeds);
-    const predictionId = uuidv7();
-    const scope = { orgId: key.orgId, mode: key.mode };
-    const slot = await this.concurrency.acquire(key, waitSeconds * 1000);
-    try {
-      await this.quotas.reserve(scope, predictionId, 1); // a model call is 1 unit; 429 quota_exceeded
-    } catch (e) {
-      await this.concurrency.release(slot);
-      throw e;
-    }
-    const { record: row } = await this.lifecycle.submit(
-      { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
-      {
-        feature: `model:${r.model.name}`,
-        featureVersion: r.version.version,
-        pool: r.model.pool,
-        models: [{ name: r.model.name, version: r.version.version }],
-        spec: {
-          kind: 'tensor',
-          model: { namespace: r.model.namespace, name: r.model.name, version: r.version.version, artifactUri: r.version.artifactUri, sha256: r.version.sha256, config: r.version.config },
-          outputs: parsed.outputs,
-        },
-        input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
-        id: predictionId,
-      },
-      { waitMs: waitSeconds * 1000 },
-    ).catch(async (e: unknown) => {
-      await Promise.all([this.quotas.abandon(scope, predictionId), this.concurrency.release(slot)]);
-      throw e;
-    });
-    await this.concurrency.settle(slot, { id: row.id, final: isTerminal(row.status), replayed: false });
+    // A model call is 1 unit.
+    const { record: row } = await this.admission.admit(key, 1, waitSeconds * 1000, async (predictionId) =>
+      (
+        await this.lifecycle.submit(
+          { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },
+          {
+            feature: `model:${r.model.name}`,
+            featureVersion: r.version.version,
+            pool: r.model.pool,
+            models: [{ name: r.model.name, version: r.version.version }],
+            spec: {
+              kind: 'tensor',
+              model: { namespace: r.model.namespace, name: r.model.name, version: r.version.version, artifactUri: r.version.artifactUri, sha256: r.version.sha256, config: r.version.config },
+              outputs: parsed.outputs,
+            },
+            input: { ...(parsed.id !== null ? { id: parsed.id } : {}), inputs, outputs: parsed.outputs },
+            id: predictionId,
+          },
+          { waitMs: waitSeconds * 1000 },
+        )
+      ).record,
+    );
     const id = row.id;
     if (!isTerminal(row.status)) {
       const message = `The inference did not finish within ${waitSeconds} s; it goes on as prediction ${id} (GET /v1/predictions/${id}).`;
