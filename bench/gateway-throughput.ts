@@ -14,11 +14,11 @@
 //   npm run bench:gateway [-- --rounds 5 --duration 5 --connections 32 --profile DIR --system-jobs on|off]
 //   (or NODE_ENV=development node dist/bench/gateway-throughput.js ...; the gateway itself runs with NODE_ENV=production)
 //
-// --profile DIR starts the gateway with `--cpu-prof --cpu-prof-dir DIR` (summarise the profile
-// with `node dist/bench/cpu-profile-summary.js DIR/<file>.cpuprofile`).
+// --profile DIR starts both servers with `--cpu-prof`, writing DIR/gateway.cpuprofile and
+// DIR/bare.cpuprofile (summarise with `node dist/bench/cpu-profile-summary.js DIR/gateway.cpuprofile`).
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -80,7 +80,21 @@ const median = (xs: number[]): number => {
 const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
 
 /** A Node process started on a fresh port, once `ready` answers 200. */
-async function startServer(args: (port: number) => string[], env: (port: number) => Record<string, string | undefined>, ready: string): Promise<{ url: string; stop(): Promise<void> }> {
+interface Server {
+  url: string;
+  /** CPU seconds (user + system) the process has used so far (from /proc/<pid>/stat). */
+  cpuSeconds(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime (fields 14 and 15)
+}
+
+async function startServer(args: (port: number) => string[], env: (port: number) => Record<string, string | undefined>, ready: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, args(port), { stdio: ['ignore', 'ignore', 'inherit'], env: env(port) });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -98,6 +112,7 @@ async function startServer(args: (port: number) => string[], env: (port: number)
   }
   return {
     url,
+    cpuSeconds: () => cpuSecondsOf(child.pid!),
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -105,9 +120,11 @@ async function startServer(args: (port: number) => string[], env: (port: number)
   };
 }
 
-const startBare = (featuresFile: string) => startServer((port) => [join(repoRoot(), 'dist', 'bench', 'bare-app.js'), String(port), featuresFile], () => inheritedEnv(), '/healthz');
+const profileFlags = (name: string): string[] => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+const startBare = (featuresFile: string) =>
+  startServer((port) => [...profileFlags('bare'), join(repoRoot(), 'dist', 'bench', 'bare-app.js'), String(port), featuresFile], () => inheritedEnv(), '/healthz');
 
-async function startGateway(env: Record<string, string>, nodeFlags: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+async function startGateway(env: Record<string, string>, nodeFlags: string[]): Promise<Server> {
   const admin = await freePort();
   return startServer(
     () => [...nodeFlags, join(repoRoot(), 'dist', 'apps', 'gateway', 'src', 'main.js')],
@@ -119,8 +136,8 @@ async function startGateway(env: Record<string, string>, nodeFlags: string[]): P
 const db = await createTestDatabase('bench_gateway');
 const prefix = `bench_gw_${randomBytes(4).toString('hex')}`;
 const dir = await mkdtemp(join(tmpdir(), 'stratum-bench-'));
-let gateway: { url: string; stop(): Promise<void> } | undefined;
-let bare: { url: string; stop(): Promise<void> } | undefined;
+let gateway: Server | undefined;
+let bare: Server | undefined;
 try {
   const demo = await seedDemo({ prisma: db.prisma, pepper: PEPPER });
   // A plan whose limits are far away: the rate limit runs (local leases from Redis), never refuses.
@@ -136,7 +153,7 @@ try {
     SYSTEM_JOBS: values['system-jobs'] === 'off' ? 'off' : 'on',
     NODE_ENV: 'production',
   };
-  gateway = await startGateway(env, values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []);
+  gateway = await startGateway(env, profileFlags('gateway'));
   const auth = `Authorization: Bearer ${secret}`;
   const res = await fetch(`${gateway.url}/v1/features`, { headers: { authorization: `Bearer ${secret}` } });
   if (res.status !== 200) throw new Error(`gateway /v1/features answered ${res.status}: ${await res.text()}`);
@@ -146,6 +163,12 @@ try {
   bare = await startBare(featuresFile);
   const check = await fetch(`${bare.url}/v1/features`).then((r) => r.text());
   if (check !== body) throw new Error('the bare app does not answer the same bytes as the gateway');
+  // The response heads, for comparison (the gateway adds its rate-limit, quota and request-id headers).
+  const headBytes = (r: Response): number => [...r.headers].reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+  const gwHead = await fetch(`${gateway.url}/v1/features`, { headers: { authorization: `Bearer ${secret}` } });
+  const bareHead = await fetch(`${bare.url}/v1/features`);
+  await Promise.all([gwHead.arrayBuffer(), bareHead.arrayBuffer()]);
+  console.log(`response head: bare ${headBytes(bareHead)} bytes, gateway ${headBytes(gwHead)} bytes (${[...gwHead.headers.keys()].join(', ')})`);
   console.log(`wrk -t1, ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} interleaved rounds; /v1/features body ${Buffer.byteLength(body)} bytes`);
 
   const targets = [
@@ -156,14 +179,21 @@ try {
   for (const t of targets) for (const base of [bare.url, gateway.url]) await wrk(base + t.path, CONNECTIONS, 2, t.headers);
 
   const sat: Record<string, { bare: number[]; gateway: number[] }> = { healthz: { bare: [], gateway: [] }, features: { bare: [], gateway: [] } };
+  // CPU microseconds per request, from each server's own CPU time over its runs: steadier than
+  // requests/s on a shared machine (a server that waits for a core still uses the same CPU per request).
+  const cpu: Record<string, { bare: number[]; gateway: number[] }> = { healthz: { bare: [], gateway: [] }, features: { bare: [], gateway: [] } };
   for (let r = 0; r < ROUNDS; r++) {
     for (const t of targets) {
       // Alternate which goes first, round by round.
       const order = r % 2 === 0 ? (['bare', 'gateway'] as const) : (['gateway', 'bare'] as const);
       for (const who of order) {
-        const w = await wrk((who === 'bare' ? bare.url : gateway.url) + t.path, CONNECTIONS, DURATION, t.headers);
+        const server = who === 'bare' ? bare : gateway;
+        const before = await server.cpuSeconds();
+        const w = await wrk(server.url + t.path, CONNECTIONS, DURATION, t.headers);
+        const used = (await server.cpuSeconds()) - before;
         if (w.errors > 0) throw new Error(`${who} ${t.path}: ${w.errors} errors or non-2xx answers`);
         sat[t.name]![who].push(w.rps);
+        cpu[t.name]![who].push((used * 1e6) / (w.rps * DURATION));
       }
     }
   }
@@ -175,6 +205,13 @@ try {
     console.log(
       `  ${t.path.padEnd(13)} bare ${median(b).toFixed(0)} [${spread(b)}]  gateway ${median(g).toFixed(0)} [${spread(g)}]  ratio ${(median(g) / median(b)).toFixed(2)} (per round ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
     );
+  }
+
+  console.log('\nCPU per request (µs of the server process, median of rounds; ratio = bare / gateway, the throughput one core would give):');
+  for (const t of targets) {
+    const b = median(cpu[t.name]!.bare);
+    const g = median(cpu[t.name]!.gateway);
+    console.log(`  ${t.path.padEnd(13)} bare ${b.toFixed(1)} µs  gateway ${g.toFixed(1)} µs  ratio ${(b / g).toFixed(2)}`);
   }
 
   // Half of saturation: the connection count whose bare throughput is closest to half the saturated rate.

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Prisma, uuidv7 } from '#infra/db';
 import { UsageConsumer } from '#platform/metering';
-import { deliverOnce, OUTBOX_APPEND_LOCK_SQL, readEvents, type LifecycleConsumer, type LifecycleEvent } from '#platform/predictions';
+import { AppConfig, parseEnv } from '#infra/config';
+import { deliverOnce, OUTBOX_APPEND_LOCK_SQL, OutboxDispatcher, outboxHead, readEvents, type LifecycleConsumer, type LifecycleEvent } from '#platform/predictions';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { drain, testLifecycle, type TestLifecycle } from '../support/lifecycle.js';
@@ -138,5 +139,59 @@ describe('the lifecycle outbox', () => {
     await t.drainUsage();
     expect(await db.prisma.usageEvent.count({ where: { id: { in: [failed, canceled] } } })).toBe(0);
     expect(await db.prisma.predictionEvent.count({ where: { predictionId: { in: [failed, canceled] }, type: 'prediction.succeeded' } })).toBe(0);
+  });
+
+  it('a round reports the position it reached, and the head says when something newer exists', async () => {
+    const c = recorder('usage-head');
+    await drain(db.prisma, c, 'runner-a');
+    const round = await deliverOnce(db.prisma, c, 'runner-a', { batch: 100, leaseMs: 10_000 });
+    expect(round).toMatchObject({ read: 0, leased: true, more: false });
+    expect(round.position?.seq).toBe(await outboxHead(db.prisma));
+    const id = await succeeded(1);
+    const head = await outboxHead(db.prisma);
+    expect(head > round.position!.seq).toBe(true);
+    const next = await deliverOnce(db.prisma, c, 'runner-a', { batch: 100, leaseMs: 10_000 });
+    expect(next.position?.seq).toBe(head);
+    expect(c.seen.at(-1)?.predictionId).toBe(id);
+  });
+
+  it('the dispatcher, idle after catching up, still delivers an event appended later (it skips rounds only while the head has not moved)', async () => {
+    const seen: string[] = [];
+    let wake: (() => void) | undefined;
+    const usage = new UsageConsumer(db.prisma);
+    const consumer: LifecycleConsumer = {
+      name: 'usage-dispatcher',
+      types: ['prediction.succeeded'],
+      async handle(e) {
+        await usage.handle(e);
+        seen.push(e.predictionId);
+        wake?.();
+      },
+    };
+    const config = new AppConfig(parseEnv({ NODE_ENV: 'test', SYSTEM_JOBS: 'on', OUTBOX_POLL_MS: '20' }));
+    const dispatcher = new OutboxDispatcher(db.prisma, config, [consumer]);
+    const seenId = (id: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`event of ${id} not delivered within 4 s (under the 5 s lease renewal, so only the head can have woken it)`)), 4_000);
+        wake = () => {
+          if (seen.includes(id)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        wake();
+      });
+    dispatcher.onApplicationBootstrap();
+    try {
+      const first = await succeeded(1);
+      await seenId(first);
+      // Caught up: from here the dispatcher only reads the head each poll until it moves.
+      const second = await succeeded(2);
+      await seenId(second);
+      expect(await db.prisma.usageEvent.findUniqueOrThrow({ where: { id: second }, select: { units: true } })).toEqual({ units: 2 });
+      expect(seen.filter((id) => id === first)).toHaveLength(1);
+    } finally {
+      await dispatcher.onApplicationShutdown();
+    }
   });
 });

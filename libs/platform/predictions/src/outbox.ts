@@ -37,6 +37,12 @@ export async function readEvents(db: PrismaClient, after: OutboxPosition, limit:
   })) as (LifecycleEvent & { position: OutboxPosition })[];
 }
 
+/** The newest event's seq (0 when there is none): one index lookup, so idle consumers can skip their round. */
+export async function outboxHead(db: PrismaClient): Promise<bigint> {
+  const rows = await db.$queryRaw<{ seq: bigint | null }[]>`SELECT max("seq") AS "seq" FROM "PredictionEvent"`;
+  return BigInt(rows[0]?.seq ?? 0);
+}
+
 /**
  * Takes (or renews) the consumer's lease and returns its position; null while another runner
  * holds it. One runner per consumer at a time, whichever gateway it is on.
@@ -71,6 +77,8 @@ export interface DeliveryResult {
   more: boolean;
   /** false when another runner holds the lease. */
   leased: boolean;
+  /** Where the consumer stands after the round (its saved position); null when not leased. */
+  position: OutboxPosition | null;
 }
 
 /**
@@ -81,7 +89,7 @@ export interface DeliveryResult {
  */
 export async function deliverOnce(db: PrismaClient, consumer: LifecycleConsumer, owner: string, opts: { batch: number; leaseMs: number }): Promise<DeliveryResult> {
   const start = await leaseConsumer(db, consumer.name, owner, opts.leaseMs);
-  if (!start) return { read: 0, handled: 0, more: false, leased: false };
+  if (!start) return { read: 0, handled: 0, more: false, leased: false, position: null };
   const events = await readEvents(db, start, opts.batch);
   let last: OutboxPosition | null = null;
   let handled = 0;
@@ -113,7 +121,7 @@ export async function deliverOnce(db: PrismaClient, consumer: LifecycleConsumer,
   }
   if (last) await savePosition(db, consumer.name, owner, last);
   if (failure) throw failure;
-  return { read: events.length, handled, more: events.length === opts.batch, leased: true };
+  return { read: events.length, handled, more: events.length === opts.batch, leased: true, position: last ?? start };
 }
 
 /** Deletes lifecycle events older than `before` (retention), in bounded batches. */
