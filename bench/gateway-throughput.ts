@@ -98,6 +98,9 @@ async function startServer(args: (port: number) => string[], env: (port: number)
   const port = await freePort();
   const child = spawn(process.execPath, args(port), { stdio: ['ignore', 'ignore', 'inherit'], env: env(port) });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Never leave a server behind when the bench itself stops (error, Ctrl-C, timeout's SIGTERM).
+  const orphan = () => child.kill('SIGKILL');
+  process.once('exit', orphan);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -114,6 +117,7 @@ async function startServer(args: (port: number) => string[], env: (port: number)
     url,
     cpuSeconds: () => cpuSecondsOf(child.pid!),
     stop: async () => {
+      process.off('exit', orphan);
       child.kill('SIGTERM');
       await exited;
     },
@@ -133,6 +137,7 @@ async function startGateway(env: Record<string, string>, nodeFlags: string[]): P
   );
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 const db = await createTestDatabase('bench_gateway');
 const prefix = `bench_gw_${randomBytes(4).toString('hex')}`;
 const dir = await mkdtemp(join(tmpdir(), 'stratum-bench-'));
