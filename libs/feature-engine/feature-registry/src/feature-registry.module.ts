@@ -7,6 +7,8 @@ import { ModelCatalogue } from '#model-service/model-registry';
 import { FeatureVersionChangedError, recordFeatureVersions } from './versions.js';
 
 const RETRY_MS = 2_000;
+/** How long start-up waits for the first check before going on (the check continues in the background). */
+const START_WAIT_MS = 5_000;
 
 /**
  * Publishes the catalogue's versions in Postgres at start-up (see recordFeatureVersions): a changed
@@ -28,8 +30,13 @@ export class FeatureVersions implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     this.readiness.register('feature-versions', () => (this.state.ok ? Promise.resolve() : Promise.reject(new Error(this.state.reason))));
-    // A changed published version is a start-up error; an unreachable Postgres is not (retried).
-    await this.attempt(0, true);
+    // A changed published version is a start-up error; an unreachable (or slow) Postgres is not:
+    // the check goes on in the background and readiness waits for it.
+    const first = this.attempt(0);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([first, new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), START_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (outcome instanceof FeatureVersionChangedError) throw outcome;
   }
 
   onApplicationShutdown(): void {
@@ -37,21 +44,23 @@ export class FeatureVersions implements OnModuleInit, OnApplicationShutdown {
     clearTimeout(this.timer);
   }
 
-  private async attempt(n: number, atStart: boolean): Promise<void> {
+  /** One check; schedules the next on failure. Resolves with the conflict when a published version changed. */
+  private async attempt(n: number): Promise<FeatureVersionChangedError | 'ok' | 'retrying'> {
     try {
       const { inserted } = await recordFeatureVersions(this.prisma, this.catalogue.documents());
       this.state = { ok: true };
       this.logger.log(`feature versions checked: ${this.catalogue.documents().length} served, ${inserted} newly published`);
+      return 'ok';
     } catch (e) {
       if (e instanceof FeatureVersionChangedError) {
         this.state = { ok: false, reason: e.message };
-        if (atStart) throw e;
         this.logger.error(e.message);
-        return;
+        return e;
       }
       this.state = { ok: false, reason: `feature versions not checked yet: ${e instanceof Error ? e.message : String(e)}` };
       if (n === 0 || n % 15 === 0) this.logger.warn(`feature versions check failed (retrying every ${RETRY_MS} ms): ${e instanceof Error ? e.message : String(e)}`);
-      if (!this.stopped) this.timer = setTimeout(() => void this.attempt(n + 1, false), RETRY_MS);
+      if (!this.stopped) this.timer = setTimeout(() => void this.attempt(n + 1), RETRY_MS);
+      return 'retrying';
     }
   }
 }
