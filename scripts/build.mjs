@@ -1,7 +1,7 @@
 // Build: generate the Prisma client when the schema changed, then transpile every
 // TypeScript source to dist/ with swc (type-checking is `npm run typecheck`).
 import { transformFile } from '@swc/core';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generatePrismaClient } from './prisma-generate.mjs';
@@ -9,6 +9,8 @@ import { generatePrismaClient } from './prisma-generate.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = ['apps', 'libs', 'tools', 'scripts', 'bench', 'test/support'];
 const out = join(root, 'dist');
+// Data the built code reads next to itself: the built-in feature documents (JSON/YAML).
+const assetDirs = ['libs/feature-engine/feature-catalogue/features'];
 
 async function* walk(dir) {
   let entries;
@@ -52,6 +54,15 @@ for (const dir of sources) {
         built++;
       })(),
     );
+  }
+}
+for (const dir of assetDirs) {
+  for (const e of await readdir(join(root, dir), { withFileTypes: true }).catch(() => [])) {
+    if (!e.isFile() || !/\.(json|ya?ml)$/.test(e.name)) continue;
+    const src = join(root, dir, e.name);
+    const target = join(out, dir, e.name);
+    if (!(await newer(src, target))) continue;
+    jobs.push(mkdir(dirname(target), { recursive: true }).then(() => copyFile(src, target)).then(() => void built++));
   }
 }
 await Promise.all(jobs);

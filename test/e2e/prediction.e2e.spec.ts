@@ -312,7 +312,7 @@ describe('features, health and metrics', () => {
       expect(ready.status).toBe(200);
     }
     const workerReady = (await (await fetch(`${worker.adminUrl}/readyz`)).json()) as { checks: Record<string, string> };
-    expect(workerReady.checks).toEqual({ models: 'ok', postgres: 'ok', redis: 'ok' });
+    expect(workerReady.checks).toEqual({ 'feature-versions': 'ok', models: 'ok', postgres: 'ok', redis: 'ok' });
 
     const openapi = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/predictions', '/v1/predictions/{id}', '/v1/features']));

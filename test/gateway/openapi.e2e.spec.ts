@@ -98,13 +98,15 @@ describe('the OpenAPI document', () => {
     // Query parameters of the audit log, from its zod schema.
     const params = doc.paths['/v1/orgs/{org}/audit-log'].get.parameters.filter((p: any) => p.in === 'query').map((p: any) => p.name);
     expect(params.sort()).toEqual(['action', 'actor_id', 'limit', 'since', 'starting_after', 'target_id', 'until']);
-    // One variant per feature, each with the feature's own input schema (contentEncoding is valid in 3.1).
+    // One variant per feature version, each with that version's own input schema (contentEncoding is valid in 3.1).
     const variants = schemas.CreatePrediction.oneOf;
     expect(variants).toHaveLength(listFeatures().length);
     for (const f of listFeatures()) {
       const name = `Input_${f.name.replace(/[^A-Za-z0-9]/g, '_')}_v${f.version}`;
       expect(schemas[name]).toEqual(f.input);
-      expect(variants).toContainEqual(expect.objectContaining({ properties: expect.objectContaining({ feature: { type: 'string', const: f.name }, input: { $ref: `#/components/schemas/${name}` } }) }));
+      expect(variants).toContainEqual(
+        expect.objectContaining({ properties: expect.objectContaining({ feature: { type: 'string', enum: [f.name, `${f.name}@${f.version}`] }, version: { type: 'string', const: f.version }, input: { $ref: `#/components/schemas/${name}` } }) }),
+      );
     }
     expect(JSON.stringify(schemas)).toContain('contentEncoding');
     // Every list has the same cursor fields.

@@ -9,6 +9,8 @@ import { IdempotencyModule } from '#platform/idempotency';
 import { IdentityModule } from '#platform/identity';
 import { MetricsModule, MetricsRegistry } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
+import { FeatureCatalogue } from '#feature-engine/feature-catalogue';
+import { FeatureRegistryModule } from '#feature-engine/feature-registry';
 import { LIFECYCLE_CONSUMERS, OutboxDispatcher, PredictionRecovery, PredictionsModule } from '#platform/predictions';
 import { UsageConsumer } from '#platform/metering';
 import { PredictionWebhooksConsumer, WebhooksModule } from '#platform/webhooks';
@@ -37,7 +39,7 @@ import { V2Service } from './v2/v2.service.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, FeatureRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
   providers: [
     Admission,
@@ -48,7 +50,7 @@ import { WebhooksController } from './webhooks/webhooks.controller.js';
     ModelUploadsService,
     // System jobs (SYSTEM_JOBS=on, the default): lifecycle consumers, recovery, retention.
     UsageConsumer,
-    { provide: QUOTA_ESTIMATOR, useValue: featureUnitEstimate },
+    { provide: QUOTA_ESTIMATOR, useFactory: featureUnitEstimate, inject: [FeatureCatalogue] },
     QuotaService,
     QuotaConsumer,
     QuotaSweeper,

@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { z } from 'zod';
 import { PROBLEM_CODES, type ProblemCode } from '#infra/errors';
-import { listFeatures } from '#feature-engine/feature-catalogue';
+import { FeatureCatalogue } from '#feature-engine/feature-catalogue';
 import { SESSION_COOKIE } from '#platform/identity';
 import { edgeAuthOf } from './edge-auth.js';
 import { contractOf, registerContract, type ContractSchema, type JsonSchema, type RouteContract } from './openapi/contract.js';
@@ -172,16 +172,24 @@ export function buildOpenApi(app: NestFastifyApplication, baseUrl: string): Reco
   const schemas: Record<string, JsonSchema> = viewSchemas();
   doc.components.schemas = schemas;
 
-  // POST /v1/predictions: the zod envelope, one variant per feature with that feature's input schema.
+  // POST /v1/predictions: the zod envelope, one variant per feature version with that version's input
+  // schema (the version pinned by `version` or as `feature: "name@version"`; a call without one runs the default).
   const envelope = jsonSchemaOf(createPredictionBody) as JsonSchema & { properties: Record<string, JsonSchema> };
+  const features = app.get(FeatureCatalogue);
   schemas['CreatePrediction'] = {
-    oneOf: listFeatures().map((f) => {
+    oneOf: features.list().map((f) => {
       const name = `Input_${f.name.replace(/[^A-Za-z0-9]/g, '_')}_v${f.version}`;
       schemas[name] = f.input;
+      const isDefault = features.defaultVersion(f.name) === f;
       return {
         ...envelope,
-        title: `${f.name} v${f.version}`,
-        properties: { ...envelope.properties, feature: { type: 'string', const: f.name }, version: { type: 'string', const: f.version }, input: ref(name) },
+        title: `${f.name} v${f.version}${isDefault ? ' (default)' : ''}`,
+        properties: {
+          ...envelope.properties,
+          feature: { type: 'string', enum: [f.name, `${f.name}@${f.version}`] },
+          version: isDefault ? { type: 'string', const: f.version } : { type: 'string', const: f.version, description: 'Required unless feature names the version' },
+          input: ref(name),
+        },
       };
     }),
   };

@@ -7,10 +7,11 @@ import { Readiness } from '#infra/http';
 import { MetricsRegistry } from '#infra/metrics';
 import { ModelCatalogue, ModelRegistry, PLATFORM_NAMESPACE, reportWarm, TENANT_POOL, WARM_REFRESH_MS, withdrawWarm } from '#model-service/model-registry';
 import { effectiveMaxBatchSize, type ModelEntry } from '#model-service/model-format';
-import { modelKey } from '#model-service/tensors';
+import { modelKey, type ModelRef } from '#model-service/tensors';
 import { findPrlimit, OnnxModelHost, ThreadedModelHost, type HostObserver, type ModelStatus } from '#model-service/runtime';
 import type { ExecutionProvider } from '#infra/execution-providers';
 import { PredictionLifecycle } from '#platform/predictions';
+import { FeatureCatalogue } from '#feature-engine/feature-catalogue';
 import { INFERENCE_ATTEMPTS, inferenceQueueName, isTensorJob, type InferenceJobData } from '#infra/queue';
 import { createRedis, RedisClient, redisTargetOf } from '#infra/redis';
 import { BatchingRunner, batchingOf, poolConcurrency, type ModelBatching } from './batching/batching-runner.js';
@@ -53,6 +54,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     catalogue: ModelCatalogue,
     readiness: Readiness,
     metrics: MetricsRegistry,
+    private readonly features: FeatureCatalogue,
   ) {
     this.metrics = new WorkerMetrics(metrics);
     // The tenant pool serves uploaded models (loaded on demand): a known pool, served only when named.
@@ -187,7 +189,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
         try {
           const outcome = await processInferenceJob(
             { data: job.data, attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? INFERENCE_ATTEMPTS },
-            { lifecycle: this.lifecycle, runner, batchFacts: () => runner.facts(), models: this.models },
+            { lifecycle: this.lifecycle, runner, batchFacts: () => runner.facts(), models: this.models, features: this.features, modelDigest: (ref) => this.digestOf(ref) },
           );
           this.metrics.jobs.inc({ pool, outcome });
           return outcome;
@@ -214,6 +216,11 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     worker.on('error', (e: Error) => this.logger.warn(`queue ${pool}: ${e.message}`));
     worker.on('failed', (job, e) => this.logger.warn(`job ${job?.id ?? '?'} failed: ${e.message}`));
     this.workers.push(worker);
+  }
+
+  /** The sha256 of the artifact loaded for a version (uploaded ones are keyed `<orgId>/<name>` in the host). */
+  private digestOf(ref: ModelRef): string | null | undefined {
+    return this.host.status().find((s) => s.name === ref.name && s.version === ref.version)?.sha256;
   }
 
   async onApplicationShutdown(): Promise<void> {

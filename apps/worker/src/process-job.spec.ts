@@ -77,6 +77,15 @@ describe('processInferenceJob', () => {
     expect(await eventTypes(data.predictionId)).toEqual(['prediction.created', 'prediction.started', 'prediction.succeeded']);
   });
 
+  it('records the sha256 of the model artifact that served it (the audit trail)', async () => {
+    const data = await newJob();
+    const digest = host.status().find((m) => m.name === 'ppocr-rec' && m.version === '1')?.sha256;
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(await processInferenceJob({ data, attemptsMade: 0, maxAttempts: 3 }, { ...deps(), modelDigest: (ref) => host.status().find((m) => m.name === ref.name && m.version === ref.version)?.sha256 })).toBe('succeeded');
+    const row = await db.prisma.prediction.findUniqueOrThrow({ where: { id: data.predictionId } });
+    expect(row.models).toEqual([{ name: 'ppocr-rec', version: '1', sha256: digest }]);
+  });
+
   it('succeed() is idempotent even when called twice directly', async () => {
     const data = await newJob();
     const result = { output: { text: 'x' }, metrics: { queue_time_ms: 1, predict_time_ms: 1, total_time_ms: 2, batch_size: 1 }, models: [], units: 1, unitType: 'image' };

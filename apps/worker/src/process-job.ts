@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { isProblemError } from '#infra/errors';
-import { findFeature } from '#feature-engine/feature-catalogue';
+import { builtinFeatureCatalogue, type FeatureCatalogue } from '#feature-engine/feature-catalogue';
 import { runPipeline } from '#feature-engine/features';
 import { encodeOutputs, fromWire } from '#model-service/inference-protocol';
 import type { ModelRef, ModelRunner } from '#model-service/tensors';
@@ -22,6 +22,10 @@ export interface JobDeps {
   batchFacts?: () => Pick<JobBatchFacts, 'batchSize' | 'batchQueueMs'>;
   /** Resolves a tensor job's model to the ref the runner knows (loading an uploaded version on demand). */
   models?: ModelLeases;
+  /** The features this worker serves (loaded at start-up); the built-in ones when absent (tests). */
+  features?: FeatureCatalogue;
+  /** The sha256 of the artifact this worker loaded for a model version (recorded with the prediction). */
+  modelDigest?: (ref: ModelRef) => string | null | undefined;
   now?: () => Date;
 }
 
@@ -82,7 +86,7 @@ export async function processInferenceJob(job: JobContext, deps: JobDeps): Promi
 }
 
 async function runFeatureJob(data: FeatureJobData, input: unknown, deps: JobDeps): Promise<Omit<Success, 'metrics'>> {
-  const feature = findFeature(data.feature.name, data.feature.version);
+  const feature = (deps.features ?? builtinFeatureCatalogue()).find(data.feature.name, data.feature.version);
   if (!feature) {
     const message = `feature ${data.feature.name}@${data.feature.version} is not served here`;
     throw new RunFailure({ code: 'feature_not_found', message, retryable: false }, new Error(message));
@@ -96,7 +100,13 @@ async function runFeatureJob(data: FeatureJobData, input: unknown, deps: JobDeps
     if (e instanceof RangeError || (isProblemError(e) && e.cause instanceof RangeError)) throw new RunFailure({ code: 'invalid_input', message: 'The input could not be processed (too large or too deeply nested).', retryable: false }, e);
     throw e;
   }
-  return { output: result.output, models: result.models.map((m) => ({ name: m.name, version: m.version })), units: result.units, unitType: result.unitType };
+  // The audit trail: which model artifacts (by sha256) answered, with the feature version of the job.
+  return { output: result.output, models: result.models.map((m) => withDigest(m, deps)), units: result.units, unitType: result.unitType };
+}
+
+function withDigest(m: ModelRef, deps: JobDeps): { name: string; version: string; sha256?: string } {
+  const sha256 = deps.modelDigest?.(m);
+  return sha256 ? { name: m.name, version: m.version, sha256 } : { name: m.name, version: m.version };
 }
 
 /**
@@ -130,7 +140,8 @@ async function runTensorJob(data: TensorJobData, input: unknown, deps: JobDeps):
   } catch (e) {
     throw new RunFailure({ code: 'model_error', message: `The model's outputs could not be encoded: ${clip(e instanceof Error ? e.message : String(e))}`, retryable: false }, e);
   }
-  return { output: { outputs: encoded }, models: [served], units: 1, unitType: 'call' };
+  const sha256 = deps.modelDigest?.(lease.ref);
+  return { output: { outputs: encoded }, models: [sha256 ? { ...served, sha256 } : served], units: 1, unitType: 'call' };
 }
 
 /** onnxruntime's messages can be long (whole node dumps): keep the start. */

@@ -4,13 +4,14 @@ import { DbModule, PrismaService } from '#infra/db';
 import { HealthModule, Readiness } from '#infra/http';
 import { MetricsModule } from '#infra/metrics';
 import { ModelRegistryModule } from '#model-service/model-registry';
+import { FeatureRegistryModule } from '#feature-engine/feature-registry';
 import { PredictionsModule } from '#platform/predictions';
 import { QueueModule } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { InferenceRuntime } from './inference-runtime.service.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('worker'), HealthModule, DbModule, RedisModule, PredictionsModule, ModelRegistryModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('worker'), HealthModule, DbModule, RedisModule, PredictionsModule, ModelRegistryModule, FeatureRegistryModule],
   providers: [InferenceRuntime],
 })
 export class WorkerModule implements OnModuleInit {

@@ -130,7 +130,7 @@ export const Prediction = view(
       error: z.object({ code: z.string(), message: z.string() }).nullable(),
       units: z.number().nullable(),
       metrics: z.record(z.string(), z.unknown()).nullable(),
-      models: z.array(z.object({ name: z.string(), version: z.string() })),
+      models: z.array(z.object({ name: z.string(), version: z.string(), sha256: z.string().optional().describe("sha256 of the model artifact that served it") })).describe('The model versions that served the prediction'),
       created_at: dateTime,
       started_at: dateTime.nullable(),
       completed_at: dateTime.nullable(),
@@ -139,17 +139,36 @@ export const Prediction = view(
 );
 list('Prediction', Prediction);
 
+const featurePrice = z.object({
+  unit_type: z.string().describe('What a unit is: image, line, characters, second…'),
+  units: z
+    .union([z.number().int(), z.object({ count: z.string() }).loose(), z.object({ characters: z.string(), per: z.number().int().optional() }).loose(), z.object({ seconds: z.literal('compute') }).loose()])
+    .describe('Units per call: a number, or counted from the call (items of an output list, started `per` characters, started seconds of compute); `min` is the least a call counts'),
+  description: z.string(),
+});
+const featureVersion = z.object({
+  version: z.string(),
+  default: z.boolean().describe('The version a call without a version runs'),
+  description: z.string(),
+  input_schema: json.describe('JSON Schema 2020-12 of `input`'),
+  output_schema: json.describe('JSON Schema 2020-12 of `output`'),
+  price: featurePrice,
+  models: z.array(z.object({ name: z.string(), version: z.string() })),
+  sha256: z.string().nullable().describe("sha256 of the version's canonical document (a published version never changes)"),
+});
 export const Feature = view(
   'Feature',
   z.object({
     object: z.literal('feature'),
     name: z.string(),
-    version: z.string(),
+    version: z.string().describe('The version shown at the top level: the default one unless asked for as name@version'),
     description: z.string(),
     input_schema: json.describe('JSON Schema 2020-12 of `input`'),
     output_schema: json.describe('JSON Schema 2020-12 of `output`'),
-    price: z.object({ units: z.number(), unit_type: z.string() }),
-    models: z.array(z.unknown()),
+    price: featurePrice,
+    models: z.array(z.object({ name: z.string(), version: z.string() })),
+    default_version: z.string(),
+    versions: z.array(featureVersion),
   }),
 );
 list('Feature', Feature);

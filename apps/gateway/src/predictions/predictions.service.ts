@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { type AuthenticatedKey } from '#platform/api-keys';
 import { AppConfig } from '#infra/config';
 import { ProblemError, validationProblem } from '#infra/errors';
-import { featureModels, findFeature, validateFeatureInput } from '#feature-engine/feature-catalogue';
-import { findShippedModel } from '#model-service/model-format';
+import { estimateUnits, FeatureCatalogue, featureModels, parseFeatureRef, validateFeatureInput } from '#feature-engine/feature-catalogue';
+import { ModelCatalogue } from '#model-service/model-registry';
 import { type QuotaOutcome } from '#platform/quotas';
 import { PredictionLifecycle, PredictionsRepository, isTerminal, toPredictionView, type PredictionRecord, type PredictionView } from '#platform/predictions';
 import { parseCancelAfter } from '#platform/idempotency';
@@ -14,8 +14,8 @@ import { Admission } from '../admission.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The one pool that serves every model of a feature; undefined when there is none (or several). */
-function poolOf(models: readonly { name: string; version: string }[]): string | undefined {
-  const pools = new Set(models.map((m) => findShippedModel(m.name, m.version)?.pool));
+function poolOf(catalogue: ModelCatalogue, models: readonly { name: string; version: string }[]): string | undefined {
+  const pools = new Set(models.map((m) => catalogue.find(m.name, m.version)?.pool));
   const [pool] = pools;
   return pools.size === 1 ? pool : undefined;
 }
@@ -35,23 +35,35 @@ export class PredictionsService {
     private readonly lifecycle: PredictionLifecycle,
     private readonly config: AppConfig,
     private readonly admission: Admission,
+    private readonly features: FeatureCatalogue,
+    private readonly models: ModelCatalogue,
   ) {}
 
   async create(key: AuthenticatedKey, body: CreatePredictionBody, opts: { waitSeconds: number | null; cancelAfterMs?: number }): Promise<CreateResult> {
-    const feature = findFeature(body.feature, body.version);
+    // A version is pinned with `version` or in the name (`"ocr-line@1"`); without one the feature's default version runs.
+    const feature = this.features.find(body.feature, body.version);
     if (!feature) {
-      throw new ProblemError('feature_not_found', `No feature "${body.feature}"${body.version ? ` at version ${body.version}` : ''}. GET /v1/features lists them.`);
+      const ref = parseFeatureRef(body.feature);
+      const version = ref.version ?? body.version;
+      if (ref.version !== undefined && body.version !== undefined && ref.version !== body.version) {
+        throw validationProblem('request body', [{ path: '/version', message: `must agree with the version in feature ("${ref.version}")` }]);
+      }
+      const known = this.features.versions(ref.name).map((f) => f.version);
+      throw new ProblemError(
+        'feature_not_found',
+        `No feature "${ref.name}"${version ? ` at version ${version}` : ''}.${known.length > 0 ? ` Its versions: ${known.join(', ')}.` : ''} GET /v1/features lists them.`,
+      );
     }
     validateFeatureInput(feature, body.input);
     const hookProblem = body.webhook !== undefined ? webhookUrlProblem(body.webhook, this.config.env.WEBHOOK_ALLOW_HTTP) : null;
     if (hookProblem) throw validationProblem('request body', [{ path: '/webhook', message: hookProblem }]);
     const models = featureModels(feature);
-    const pool = poolOf(models);
+    const pool = poolOf(this.models, models);
     if (pool === undefined) {
       throw new ProblemError('model_unavailable', `Feature "${feature.name}" has no model pool to run on.`, { headers: { 'retry-after': '30' } });
     }
 
-    const { record, quota } = await this.admission.admit(key, feature.price.units, (opts.waitSeconds ?? 0) * 1000, async (id) =>
+    const { record, quota } = await this.admission.admit(key, estimateUnits(feature.price), (opts.waitSeconds ?? 0) * 1000, async (id) =>
       (
         await this.lifecycle.submit(
           { orgId: key.orgId, apiKeyId: key.keyId, mode: key.mode, priority: key.queuePriority },

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { findFeature } from '#feature-engine/feature-catalogue';
+import { estimateUnits, type FeatureCatalogue } from '#feature-engine/feature-catalogue';
 import { quotaHeaders, type QuotaEstimator, type QuotaOutcome } from '#platform/quotas';
 
 /**
@@ -13,5 +13,14 @@ export function appendQuotaHeaders(reply: FastifyReply, outcome: QuotaOutcome): 
   }
 }
 
-/** Units a prediction reserves: its feature's unit count; 1 for a v2 model call or a feature no longer in the catalogue. */
-export const featureUnitEstimate: QuotaEstimator = (feature, version) => findFeature(feature, version)?.price.units ?? 1;
+/**
+ * Units a prediction reserves: its feature's fixed unit count, or for units counted from the call
+ * (lines, characters, seconds) the price's minimum or 1 (the reservation is settled with the real
+ * count); 1 for a v2 model call or a feature no longer in the catalogue.
+ */
+export function featureUnitEstimate(features: FeatureCatalogue): QuotaEstimator {
+  return (feature, version) => {
+    const def = features.find(feature, version);
+    return def ? estimateUnits(def.price) : 1;
+  };
+}

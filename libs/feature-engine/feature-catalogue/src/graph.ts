@@ -1,13 +1,26 @@
+import type { ModelRef, ModelSignature } from '#model-service/tensors';
 import { compileSchema } from './schema.js';
-import type { FeatureDefinition, OpSpecs } from './types.js';
+import { checkPortTypes, describeType, fieldType, inputFieldType, outputSchemaProblems } from './port-types.js';
+import { checkUnitsRule } from './units.js';
+import type { FeatureDefinition, OpSpecs, OpTypes, PortType } from './types.js';
+
+/** What the deployment serves, for the model checks and the model-dependent types (absent: unchecked). */
+export interface ValidationContext {
+  /** The model versions this deployment serves. */
+  models?: readonly ModelRef[];
+  /** A served model's signature (its inputs' and outputs' dtypes and shapes), when known. */
+  signature?(ref: ModelRef): ModelSignature | undefined;
+}
 
 /** A feature definition that cannot be served (found at catalogue load). */
 export class FeatureDefinitionError extends Error {
   constructor(
     readonly feature: string,
     readonly problems: string[],
+    /** The document the feature came from, when it came from one. */
+    readonly file?: string,
   ) {
-    super(`Feature ${feature} is invalid: ${problems.join('; ')}`);
+    super(`${file ? `${file}: ` : ''}feature ${feature} is invalid: ${problems.join('; ')}`);
     this.name = 'FeatureDefinitionError';
   }
 }
@@ -37,12 +50,13 @@ const NODE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
  * order. Throws FeatureDefinitionError listing every problem (unknown op, bad params,
  * missing reference, duplicate id, cycle, invalid schema, ...).
  */
-export function validateFeatureDefinition(def: FeatureDefinition, ops: OpSpecs): string[] {
+export function validateFeatureDefinition(def: FeatureDefinition, ops: OpSpecs, ctx: ValidationContext = {}): string[] {
   const label = `${def.name}@${def.version}`;
   const problems: string[] = [];
   if (!NAME.test(def.name)) problems.push(`name "${def.name}" must be lower-case kebab-case`);
   if (!VERSION.test(def.version)) problems.push(`version "${def.version}" must be a positive integer string`);
-  if (!(def.price.units >= 0) || typeof def.price.unitType !== 'string' || !def.price.unitType) problems.push('price needs units >= 0 and a unitType');
+  if (typeof def.price?.unitType !== 'string' || !/^[a-z0-9_]{1,40}$/.test(def.price.unitType)) problems.push('price: unitType must be a short snake_case word (e.g. "image", "line")');
+  for (const p of def.price ? checkUnitsRule(def.price.units, def.output) : []) problems.push(`price: ${p}`);
 
   for (const [which, schema] of [['input', def.input], ['output', def.output]] as const) {
     try {
@@ -72,6 +86,16 @@ export function validateFeatureDefinition(def: FeatureDefinition, ops: OpSpecs):
       problems.push(`node ${node.id}: unknown op "${node.op}"`);
     } else {
       for (const p of op.checkParams?.(node.params ?? {}) ?? []) problems.push(`node ${node.id} (${node.op}): ${p}`);
+      if (ctx.models) {
+        for (const ref of op.models?.(node.params ?? {}) ?? []) {
+          if (ctx.models.some((m) => m.name === ref.name && m.version === ref.version)) continue;
+          const versions = ctx.models.filter((m) => m.name === ref.name).map((m) => m.version);
+          problems.push(
+            `node ${node.id} (${node.op}): model ${ref.name}@${ref.version} is not served here` +
+              (versions.length > 0 ? ` (its versions: ${versions.join(', ')})` : ' (no model of that name)'),
+          );
+        }
+      }
       if (op.inputs === 'any') {
         if (Object.keys(node.inputs).length === 0) problems.push(`node ${node.id} (${node.op}): needs at least one input`);
       } else {
@@ -104,7 +128,55 @@ export function validateFeatureDefinition(def: FeatureDefinition, ops: OpSpecs):
     ready = next;
   }
   if (remaining.size > 0) problems.push(`cycle among nodes ${[...remaining.keys()].join(', ')}`);
-
+  // Types along every edge, in dependency order (only once the graph itself is sound).
+  if (problems.length === 0) problems.push(...typeProblems(def, ops, order, ctx));
   if (problems.length > 0) throw new FeatureDefinitionError(label, problems);
   return order;
+}
+
+function typeProblems(def: FeatureDefinition, ops: OpSpecs, order: readonly string[], ctx: ValidationContext): string[] {
+  const problems: string[] = [];
+  const byId = new Map(def.nodes.map((n) => [n.id, n]));
+  const outputs = new Map<string, PortType>();
+  const typeCtx = { signature: (ref: ModelRef) => ctx.signature?.(ref) };
+  for (const id of order) {
+    const node = byId.get(id);
+    const op = node && ops.get(node.op);
+    if (!node || !op) continue;
+    let types: OpTypes | undefined;
+    try {
+      types = op.types?.(node.params ?? {}, typeCtx);
+    } catch (e) {
+      problems.push(`node ${node.id} (${node.op}): ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
+    outputs.set(id, types?.output ?? { kind: 'any' });
+    if (!types || types.inputs === 'any') continue;
+    for (const name of Object.keys(types.inputs)) if (!(name in node.inputs)) problems.push(`node ${node.id} (${node.op}): missing input "${name}"`);
+    for (const [name, ref] of Object.entries(node.inputs)) {
+      const expected = types.inputs[name];
+      if (!expected) {
+        problems.push(`node ${node.id} (${node.op}): unexpected input "${name}" (it takes ${Object.keys(types.inputs).join(', ')})`);
+        continue;
+      }
+      const parsed = parseRef(ref);
+      if (!parsed) continue;
+      let given: PortType | string;
+      if (parsed.kind === 'input') given = inputFieldType(def.input, parsed.field);
+      else {
+        const whole = outputs.get(parsed.node) ?? { kind: 'any' };
+        given = parsed.field === undefined ? whole : fieldType(whole, parsed.field);
+      }
+      if (typeof given === 'string') {
+        problems.push(`node ${node.id} (${node.op}): input ${name} (${ref}): ${given}`);
+        continue;
+      }
+      const mismatch = checkPortTypes(given, expected);
+      if (mismatch) problems.push(`node ${node.id} (${node.op}): input ${name} expects ${describeType(expected)} but ${ref} gives ${describeType(given)} (${mismatch})`);
+    }
+  }
+  const out = outputs.get(def.outputNode);
+  const outNode = byId.get(def.outputNode);
+  if (out && outNode) for (const p of outputSchemaProblems(out, def.output)) problems.push(`node ${outNode.id} (${outNode.op}): output ${p}`);
+  return problems;
 }

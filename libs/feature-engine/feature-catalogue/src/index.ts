@@ -1,19 +1,30 @@
-// The feature catalogue: features as versioned pipelines declared as data, their graph checks,
-// input/output schemas and op specs. Loads neither sharp nor a model runtime (the gateway uses it);
-// the op implementations and the pipeline runner are #feature-engine/features.
-export type { FeatureDefinition, FeatureNode, JsonSchema, OpSpec, OpSpecs } from './types.js';
+// The feature catalogue: features as versioned documents (JSON/YAML files, built-in and FEATURES_DIR),
+// their graph checks (ops, edges and their types, the models they call, the output schema), input and
+// output schemas, prices and their units, op specs. Loads neither sharp nor a model runtime (the
+// gateway uses it); the op implementations and the pipeline runner are #feature-engine/features.
+export type { FeatureDefinition, FeatureNode, FeaturePrice, JsonSchema, OpSpec, OpSpecs, OpTypes, PortType, TypeContext, UnitsRule } from './types.js';
 export {
+  BUILTIN_FEATURES_DIR,
+  builtinFeatureCatalogue,
+  createCatalogueFromDocuments,
   createFeatureCatalogue,
+  FeatureCatalogue,
+  FeatureCatalogueError,
   featureModels,
   findFeature,
   listFeatures,
+  loadFeatureCatalogue,
+  parseFeatureRef,
   FEATURES,
   IMAGE_ORIENTATION_V1,
   MAX_IMAGE_BASE64_LENGTH,
   MAX_IMAGE_BYTES,
   OCR_LINE_V1,
-  type FeatureCatalogue,
+  type LoadOptions,
 } from './catalogue.js';
-export { FeatureDefinitionError, parseRef, validateFeatureDefinition, type InputRef } from './graph.js';
+export { canonicalJson, featureDigest, inlineDocument, parseFeatureDocument, readFeatureDocuments, type FeatureDocument, type FeatureSource } from './documents.js';
+export { FeatureDefinitionError, parseRef, validateFeatureDefinition, type InputRef, type ValidationContext } from './graph.js';
+export { checkPortTypes, describeType, outputSchemaProblems } from './port-types.js';
 export { validateFeatureInput, validateFeatureOutput, type FieldError } from './schema.js';
-export { OP_SPECS, modelParam, dictionaryAssetPath } from './op-specs.js';
+export { checkUnitsRule, computeUnits, describeUnits, estimateUnits, schemaAt, valuesAt, type CallFacts } from './units.js';
+export { OP_SPECS, modelParam, dictionaryAssetPath, tensorOfSpec } from './op-specs.js';

@@ -5,7 +5,7 @@
  */
 import type { ModelRef } from '#model-service/tensors';
 import { findShippedModel } from '#model-service/model-format';
-import type { OpSpec, OpSpecs } from './types.js';
+import type { OpSpec, OpSpecs, PortType } from './types.js';
 
 // ---- param helpers (modelParam and dictionaryAssetPath serve the implementations too) ----
 
@@ -48,6 +48,14 @@ export function dictionaryAssetPath(params: Record<string, unknown>): string | u
   return d ? dictionaryPath(d) : undefined;
 }
 
+/** A tensor type from a model's TensorSpec shape (named or unknown dimensions are free). */
+export function tensorOfSpec(spec: { dtype: string; shape: (number | string | null)[] }): PortType {
+  return { kind: 'tensor', dtype: spec.dtype, dims: spec.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : null)) };
+}
+
+const STRING: PortType = { kind: 'json', schema: { type: 'string' } };
+const IMAGE: PortType = { kind: 'image' };
+
 // ---- the ops --------------------------------------------------------------------
 
 const imageDecode: OpSpec = {
@@ -58,6 +66,7 @@ const imageDecode: OpSpec = {
     positiveInt(params, 'maxPixels', problems, false);
     return problems;
   },
+  types: () => ({ inputs: { image: STRING }, output: IMAGE }),
 };
 
 const imageToTensorOp: OpSpec = {
@@ -75,6 +84,10 @@ const imageToTensorOp: OpSpec = {
     if (params['std'] === 0) problems.push('param std must not be 0');
     return problems;
   },
+  types: (params) => ({
+    inputs: { image: IMAGE },
+    output: { kind: 'tensor', dtype: 'float32', dims: [1, 3, typeof params['height'] === 'number' ? params['height'] : null, typeof params['fixedWidth'] === 'number' ? params['fixedWidth'] : null] },
+  }),
 };
 
 const modelRun: OpSpec = {
@@ -90,6 +103,15 @@ const modelRun: OpSpec = {
     const ref = modelParam(params);
     return ref ? [ref] : [];
   },
+  types(params, ctx) {
+    const ref = modelParam(params);
+    const sig = ref ? ctx.signature(ref) : undefined;
+    if (!sig) return { inputs: 'any', output: { kind: 'tensor' } };
+    const wanted = typeof params['output'] === 'string' ? params['output'] : undefined;
+    const out = wanted === undefined ? (sig.outputs.length === 1 ? sig.outputs[0] : undefined) : sig.outputs.find((o) => o.name === wanted);
+    if (!out) throw new Error(wanted === undefined ? `model has several outputs (${sig.outputs.map((o) => o.name).join(', ')}): name one in param output` : `model has no output "${wanted}" (it has ${sig.outputs.map((o) => o.name).join(', ')})`);
+    return { inputs: Object.fromEntries(sig.inputs.map((i) => [i.name, tensorOfSpec(i)])), output: tensorOfSpec(out) };
+  },
 };
 
 const ctcGreedy: OpSpec = {
@@ -102,6 +124,10 @@ const ctcGreedy: OpSpec = {
     if (params['softmax'] !== undefined && typeof params['softmax'] !== 'boolean') return ['param softmax must be a boolean'];
     return [];
   },
+  types: () => ({
+    inputs: { probs: { kind: 'tensor', dtype: 'float32', dims: [null, null, null] } },
+    output: { kind: 'json', schema: { type: 'object', required: ['text', 'confidence'], properties: { text: { type: 'string' }, confidence: { type: 'number' } } } },
+  }),
 };
 
 const classifyTop1: OpSpec = {
@@ -112,6 +138,14 @@ const classifyTop1: OpSpec = {
     if (!Array.isArray(labels) || labels.length === 0) return ['param labels must be a non-empty array'];
     if (typeof params['key'] !== 'string') return ['param key must be a string'];
     return [];
+  },
+  types(params) {
+    const labels = Array.isArray(params['labels']) ? (params['labels'] as unknown[]) : [];
+    const key = typeof params['key'] === 'string' ? params['key'] : 'label';
+    return {
+      inputs: { probs: { kind: 'tensor', dtype: 'float32', dims: [null, labels.length] } },
+      output: { kind: 'json', schema: { type: 'object', required: [key, 'confidence'], properties: { [key]: { enum: labels }, confidence: { type: 'number' } } } },
+    };
   },
 };
 

@@ -129,3 +129,14 @@ describe('runPipeline with a fake runner', () => {
     expect(res.output).toEqual({ angle: 180, confidence: 0.75 });
   });
 });
+
+describe('units from the call', () => {
+  it('counts what the document says from the actual output (here: started 4 characters of the text read)', async () => {
+    const perChars = { ...OCR_LINE_V1, name: 'ocr-chars', price: { unitType: 'characters', units: { characters: '/text', per: 4 } } };
+    const res = await runPipeline(perChars, { image: helloPng.toString('base64') }, host);
+    expect(res.output).toMatchObject({ text: 'Hello Stratum' });
+    expect({ units: res.units, unitType: res.unitType }).toEqual({ units: Math.ceil('Hello Stratum'.length / 4), unitType: 'characters' });
+    const fixed = await runPipeline(OCR_LINE_V1, { image: helloPng.toString('base64') }, host);
+    expect({ units: fixed.units, unitType: fixed.unitType }).toEqual({ units: 1, unitType: 'image' });
+  });
+});

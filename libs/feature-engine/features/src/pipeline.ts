@@ -1,6 +1,6 @@
 import { isProblemError, ProblemError } from '#infra/errors';
 import type { ModelRef, ModelRunner } from '#model-service/tensors';
-import { parseRef, validateFeatureDefinition, validateFeatureInput, validateFeatureOutput, type FeatureDefinition } from '#feature-engine/feature-catalogue';
+import { computeUnits, parseRef, validateFeatureDefinition, validateFeatureInput, validateFeatureOutput, type FeatureDefinition } from '#feature-engine/feature-catalogue';
 import { DEFAULT_OPS } from './ops.js';
 import type { FeatureResult, OpRegistry } from './types.js';
 
@@ -18,10 +18,11 @@ function orderOf(def: FeatureDefinition, ops: OpRegistry): string[] {
 /**
  * Runs a feature: validates the input, executes the nodes in dependency order
  * (independent branches concurrently), checks the output against its schema and
- * returns it with the models that served and the price.
+ * returns it with the models that served and the units it counts (computeUnits).
  */
 export async function runPipeline(def: FeatureDefinition, input: unknown, runner: ModelRunner, ops: OpRegistry = DEFAULT_OPS): Promise<FeatureResult> {
   const order = orderOf(def, ops);
+  const t0 = performance.now();
   validateFeatureInput(def, input);
   const request = input as Record<string, unknown>;
   const byId = new Map(def.nodes.map((n) => [n.id, n]));
@@ -62,5 +63,7 @@ export async function runPipeline(def: FeatureDefinition, input: unknown, runner
   if (failure) throw failure.reason;
   const output = await results.get(def.outputNode);
   validateFeatureOutput(def, output);
-  return { output, models, units: def.price.units, unitType: def.price.unitType };
+  // Units from the actual call, as the document's price says (per image, per line, per 1,000 characters, per second).
+  const units = computeUnits(def.price, { output, computeMs: performance.now() - t0 });
+  return { output, models, units, unitType: def.price.unitType };
 }

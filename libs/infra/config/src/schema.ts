@@ -103,6 +103,8 @@ export const envSchema = z
     ORT_SESSION_THREADS: z.enum(['on', 'off']).default('on'),
     /** Directory of platform models (<name>/<version>/model.onnx + config); empty = the shipped models only. */
     MODEL_REPOSITORY: z.string().default(''),
+    /** Directory of the operator's feature documents (<name>@<version>.json|yaml), served with the built-in ones; empty = built-ins only. */
+    FEATURES_DIR: z.string().default(''),
     /** Most tensor elements (over all inputs) in one v2 infer request; more → 413. */
     V2_MAX_ELEMENTS: positiveInt.max(1 << 28).default(1 << 20),
     /** Uploaded model versions a worker keeps loaded (least recently used are freed). */

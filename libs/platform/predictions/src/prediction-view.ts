@@ -41,7 +41,8 @@ export interface PredictionView {
   error: { code: string; message: string } | null;
   units: number | null;
   metrics: PredictionMetrics | null;
-  models: { name: string; version: string }[];
+  /** The model versions that served it, with the sha256 of the artifact that answered (the audit trail). */
+  models: { name: string; version: string; sha256?: string }[];
   created_at: string;
   started_at: string | null;
   completed_at: string | null;
