@@ -1,1 +1,15 @@
-export { desiredWorkers, type PoolLoad, type ScalingPolicy } from './policy.js';
+export {
+  decide,
+  desiredWorkers,
+  assertPolicy,
+  recommendationTerms,
+  initialScalingState,
+  DEFAULT_SCALING_POLICY,
+  type PoolLoad,
+  type PoolSignals,
+  type ScalingPolicy,
+  type ScalingState,
+  type ScalingDecision,
+  type ScalingAction,
+  type ScalingReason,
+} from './policy.js';
