@@ -13,3 +13,4 @@ export {
   type ScalingAction,
   type ScalingReason,
 } from './policy.js';
+export { parseExposition, poolCounters, histogramQuantile, increase, deltaOf, sumDeltas, type Sample, type PoolCounters, type TargetDelta } from './exposition.js';

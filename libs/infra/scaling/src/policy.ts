@@ -141,7 +141,7 @@ export function decide(input: { now: number; current: number; signals: PoolSigna
   const lastBusyAt = busy ? now : input.state.lastBusyAt;
   const terms = recommendationTerms(signals, current, p);
   const top = Math.max(terms.backlog, terms.latency, terms.arrivalRate);
-  let reason: ScalingReason = top === 0 ? 'idle' : terms.latency === top && terms.latency > terms.backlog ? 'latency' : terms.backlog >= terms.arrivalRate ? 'backlog' : 'arrival_rate';
+  const reason: ScalingReason = top === 0 ? 'idle' : terms.latency === top && terms.latency > terms.backlog ? 'latency' : terms.backlog >= terms.arrivalRate ? 'backlog' : 'arrival_rate';
 
   // The floor: minWorkers, or one worker while a scale-to-zero pool has not been idle long enough.
   const idleLongEnough = !busy && (lastBusyAt === null || now - lastBusyAt >= p.idleMs);
