@@ -35,8 +35,8 @@ export function managedPools(requested: readonly string[], known: readonly strin
   if (unknown.length) throw new Error(`AUTOSCALER_POOLS names unknown pool(s): ${unknown.join(', ')} (known: all, ${known.join(', ')})`);
   const out = new Set<string>();
   for (const p of requested) {
-    if (p === 'all') for (const k of known) if (k !== tenantPool) out.add(k);
-    else out.add(p);
+    if (p !== 'all') out.add(p);
+    else for (const k of known.filter((k) => k !== tenantPool)) out.add(k);
   }
   return [...out];
 }

@@ -185,7 +185,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
       inferenceQueueName(pool),
       async (job: Job<InferenceJobData>, token?: string) => {
         // Fetched as the drain began: back to the queue at once, untouched.
-        if (this.draining) return this.giveBack(pool, job, token);
+        if (this.draining) return this.giveBack(pool, job, token, 'taken as the drain began, returned untouched');
         this.active.set(pool, (this.active.get(pool) ?? 0) + 1);
         this.metrics.busy.set({ pool }, (this.active.get(pool) ?? 0) / concurrency);
         this.metrics.workersBusy.set({ pool }, 1);
@@ -213,7 +213,7 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
           if (first === HANDED_BACK && !guard.finishing) {
             guard.handedBack = true;
             work.catch(() => undefined);
-            return await this.giveBack(pool, job, token);
+            return await this.giveBack(pool, job, token, 'still running at the drain deadline');
           }
           const outcome = first === HANDED_BACK ? await work : (first as Awaited<typeof work>);
           this.metrics.jobs.inc({ pool, outcome });
@@ -253,10 +253,10 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
   private readonly deadlineWaiters: Array<() => void> = [];
 
   /** Puts a job this worker holds back in the queue (waiting, its priority kept; attempts unchanged) and tells BullMQ so. */
-  private async giveBack(pool: string, job: Job<InferenceJobData>, token: string | undefined): Promise<never> {
+  private async giveBack(pool: string, job: Job<InferenceJobData>, token: string | undefined, why: string): Promise<never> {
     await job.moveToWait(token);
     this.metrics.jobs.inc({ pool, outcome: 'handed_back' });
-    this.logger.log(`job ${job.id ?? '?'} handed back to the ${pool} queue (draining)`);
+    this.logger.log(`job ${job.id ?? '?'} handed back to the ${pool} queue (${why})`);
     throw new WaitingError();
   }
 
