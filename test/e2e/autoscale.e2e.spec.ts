@@ -49,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([gateway?.stop(), ...apps.map((a) => a.stop())]);
-  await dropRedisPrefix(env.REDIS_PREFIX);
+  await dropRedisPrefix(env.REDIS_PREFIX!);
   await db?.drop();
 });
 
