@@ -101,6 +101,13 @@ export class ScalerService implements OnModuleInit, OnApplicationShutdown {
     readiness.register('control-loop', async () => {
       if (this.lastTickOk === false) throw new Error(this.lastError);
     });
+    // Local actuator: ready once every pool has its minimum of warm workers (npm start's banner waits for it).
+    if (actuator instanceof LocalActuator && this.policy.minWorkers > 0) {
+      readiness.register('workers', async () => {
+        const short = this.pools.filter((p) => actuator.ready(p) < this.policy.minWorkers);
+        if (short.length) throw new Error(`pool(s) ${short.join(', ')} below ${this.policy.minWorkers} ready worker(s)`);
+      });
+    }
   }
 
   get healthy(): boolean {
