@@ -4,7 +4,7 @@ import { AppConfig, inheritedEnv, type Env } from '#infra/config';
 import { Readiness } from '#infra/http';
 import { MetricsRegistry } from '#infra/metrics';
 import { InferenceQueues, registerQueueDepthGauge } from '#infra/queue';
-import { decide, initialScalingState, type ScalingPolicy, type ScalingReason, type ScalingState } from '#infra/scaling';
+import { decide, initialScalingState, type ScalingPolicy, type ScalingState } from '#infra/scaling';
 import { TENANT_POOL } from '#model-service/model-registry';
 import { NoActuator, type Actuator } from './actuator.js';
 import { KubernetesActuator } from './kubernetes-actuator.js';
@@ -61,7 +61,8 @@ export class ScalerService implements OnModuleInit, OnApplicationShutdown {
   readonly actuator: Actuator;
   readonly signals: SignalSource;
   private readonly states = new Map<string, ScalingState>();
-  private readonly lastReason = new Map<string, ScalingReason>();
+  /** The last decision logged per pool (current → desired, reason): a repeated one is not logged again. */
+  private readonly lastLogged = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -141,13 +142,14 @@ export class ScalerService implements OnModuleInit, OnApplicationShutdown {
         this.desired.set({ pool }, d.desired);
         this.current.set({ pool }, current);
         this.decisions.inc({ pool, action: d.action, reason: d.reason });
-        if (d.action !== 'hold' || this.lastReason.get(pool) !== d.reason) {
+        const logKey = `${current}>${d.desired}:${d.reason}`;
+        if (this.lastLogged.get(pool) !== logKey) {
           const s = reading.signals;
           const fmt = (v: number | null, digits = 2): string => (v === null ? '?' : v.toFixed(digits));
           this.logger.log(
             `pool ${pool}: ${d.action} ${current} → ${d.desired} (${d.reason}; backlog ${s.backlog}, active ${s.active}, arrivals ${fmt(s.arrivalRate)}/s, wait p90 ${fmt(s.waitSeconds, 3)} s, service ${fmt(s.serviceSeconds, 3)} s, ready ${fmt(reading.readyWorkers, 0)}, busy ${fmt(reading.busyWorkers, 0)})`,
           );
-          this.lastReason.set(pool, d.reason);
+          this.lastLogged.set(pool, logKey);
         }
         if (d.desired !== current && !this.stopped) await this.actuator.apply(pool, d.desired);
       }
