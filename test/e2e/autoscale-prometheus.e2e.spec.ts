@@ -106,14 +106,21 @@ describe('signals from Prometheus', () => {
         );
         expect(results.map((r) => r.status).every((s) => s === 200 || s === 201 || s === 202)).toBe(true);
       }
+      let last = '';
       await until(
         'Prometheus to hold the burst',
         async () => {
+          // Keep arrivals flowing while Prometheus scrapes (rates are over its last 30 s).
+          const more = await fetch(`${gateway.url}/v1/predictions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ feature: 'ocr-line', input: { image } }) });
+          await more.body?.cancel();
           const r = (await signals.read(['ocr'])).get('ocr')!;
+          last = JSON.stringify(r);
           return (r.signals.arrivalRate ?? 0) > 0 && (r.signals.serviceSeconds ?? 0) > 0 && r.signals.waitSeconds !== null && r.readyWorkers === 1;
         },
-        30_000,
-      );
+        60_000,
+      ).catch((e: unknown) => {
+        throw new Error(`${String(e)}; last reading ${last}`);
+      });
       const r = (await signals.read(['ocr'])).get('ocr')!;
       expect(r.signals.serviceSeconds!).toBeLessThan(30);
       expect(r.busyWorkers).not.toBeNull();
