@@ -9,15 +9,23 @@ describe('npm start: the apps it supervises', () => {
 
   // item 3 of issue 9: one platform worker and one tenant worker, the latter without the gateway's secrets.
   it('starts a platform worker and a tenant worker whose environment holds no secret', () => {
-    expect(list.map((a) => a.name)).toEqual(['gateway', 'worker-1', 'worker-tenant', 'autoscaler']);
-    const platform = list.find((a) => a.name === 'worker-1')!;
+    // AUTOSCALER_ACTUATOR=none: the autoscaler starts no worker, npm start runs one of every platform pool.
+    const fixed = apps('/repo', env, { ...base, AUTOSCALER_ACTUATOR: 'none' });
+    expect(fixed.map((a) => a.name)).toEqual(['gateway', 'worker-1', 'worker-tenant', 'autoscaler']);
+    const platform = fixed.find((a) => a.name === 'worker-1')!;
     expect(platform.env.WORKER_POOLS ?? 'all').toBe('all');
     const tenant = list.find((a) => a.name === 'worker-tenant')!;
     expect(tenant.port).toBe(tenantWorkerPort(env));
     expect(tenant.port).toBe(3003);
     expect(tenant.env).toEqual({ DATABASE_URL: base.DATABASE_URL, REDIS_URL: base.REDIS_URL, WORKER_POOLS: 'tenant', WORKER_PORT: '3003', WORKER_ADMIN_PORT: '9467' });
-    const ports = list.flatMap((a) => [a.port, a.adminPort]);
+    const ports = fixed.flatMap((a) => [a.port, a.adminPort]);
     expect(new Set(ports).size).toBe(ports.length);
+  });
+
+  it('by default the platform workers are the autoscaler\'s (local actuator), which reads the gateway\'s arrivals', () => {
+    expect(list.map((a) => a.name)).toEqual(['gateway', 'worker-tenant', 'autoscaler']);
+    const autoscaler = list.find((a) => a.name === 'autoscaler')!;
+    expect(autoscaler.env).toMatchObject({ AUTOSCALER_ACTUATOR: 'local', AUTOSCALER_SCRAPE_TARGETS: 'http://127.0.0.1:9464/metrics', API_KEY_PEPPER: base.API_KEY_PEPPER });
   });
 
   // item 10 of issue 10: the README quick start's variables, pasted from the banner.

@@ -17,7 +17,7 @@ import { ProcessSupervisor, type ChildExit } from '#tools/supervisor';
 
 const READY_TIMEOUT_MS = 120_000;
 const SHUTDOWN_BUDGET_MS = 9_500;
-const CHILD_STOP_TIMEOUT_MS = 6_000;
+const CHILD_STOP_TIMEOUT_MS = 8_000;
 
 interface App {
   readonly name: string;
@@ -51,10 +51,14 @@ export function apps(root: string, env: Env, base: Record<string, string | undef
   const entry = (app: string): string => join(root, 'dist', 'apps', app, 'src', 'main.js');
   const tenantPort = tenantWorkerPort(env);
   const tenantAdminPort = tenantWorkerAdminPort(env);
+  // The platform pools' workers are the autoscaler's (local actuator: one process per worker,
+  // started and drained as the backlog asks), unless AUTOSCALER_ACTUATOR says otherwise: then
+  // one worker of every platform pool, as before.
+  const local = (base['AUTOSCALER_ACTUATOR'] ?? 'local') === 'local';
   return [
     { name: 'gateway', entry: entry('gateway'), host: env.GATEWAY_HOST, port: env.GATEWAY_PORT, adminPort: env.GATEWAY_ADMIN_PORT, env: base },
     // WORKER_POOLS=all (the default): every platform pool, never the tenant pool.
-    { name: 'worker-1', entry: entry('worker'), host: env.WORKER_HOST, port: env.WORKER_PORT, adminPort: env.WORKER_ADMIN_PORT, env: base },
+    ...(local ? [] : [{ name: 'worker-1', entry: entry('worker'), host: env.WORKER_HOST, port: env.WORKER_PORT, adminPort: env.WORKER_ADMIN_PORT, env: base }]),
     // Tenants' uploaded models: a worker of their own, without the gateway's secrets or anything
     // else of this shell's environment but Stratum's variables and PATH (tenantWorkerEnv).
     {
@@ -65,7 +69,15 @@ export function apps(root: string, env: Env, base: Record<string, string | undef
       adminPort: tenantAdminPort,
       env: tenantWorkerEnv(base, { WORKER_POOLS: 'tenant', WORKER_PORT: String(tenantPort), WORKER_ADMIN_PORT: String(tenantAdminPort) }),
     },
-    { name: 'autoscaler', entry: entry('autoscaler'), host: env.AUTOSCALER_HOST, port: env.AUTOSCALER_PORT, adminPort: env.AUTOSCALER_ADMIN_PORT, env: base },
+    {
+      name: 'autoscaler',
+      entry: entry('autoscaler'),
+      host: env.AUTOSCALER_HOST,
+      port: env.AUTOSCALER_PORT,
+      adminPort: env.AUTOSCALER_ADMIN_PORT,
+      // Its workers drain within 3 s (jobs here take milliseconds): the whole stop fits npm start's shutdown budget.
+      env: local ? { ...base, AUTOSCALER_ACTUATOR: 'local', WORKER_DRAIN_TIMEOUT_MS: base['WORKER_DRAIN_TIMEOUT_MS'] ?? '3000', AUTOSCALER_SCRAPE_TARGETS: base['AUTOSCALER_SCRAPE_TARGETS'] ?? `http://${reachable(env.ADMIN_HOST)}:${env.GATEWAY_ADMIN_PORT}/metrics` } : base,
+    },
   ];
 }
 

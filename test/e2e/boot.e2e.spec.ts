@@ -32,10 +32,10 @@ describe('autoscaler', () => {
   it('reads the queue depth and exports the workers it wants', async () => {
     const queue = new Queue(inferenceQueueName('ocr'), { connection: { url: redisUrl }, prefix });
     await queue.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: INFERENCE_JOB_NAME, data: { n: i } })));
-    const app = await startApp('autoscaler', { REDIS_PREFIX: prefix, AUTOSCALER_INTERVAL_MS: '200', AUTOSCALER_TARGET_BACKLOG_PER_WORKER: '8', AUTOSCALER_MAX_WORKERS: '10', LOG_LEVEL: 'log' });
+    const app = await startApp('autoscaler', { REDIS_PREFIX: prefix, AUTOSCALER_INTERVAL_MS: '200', AUTOSCALER_TARGET_BACKLOG_PER_WORKER: '8', AUTOSCALER_MAX_WORKERS: '10', AUTOSCALER_POOLS: 'ocr,tenant', LOG_LEVEL: 'log' });
     try {
       const wantsThree = /stratum_autoscaler_desired_workers\{[^}]*pool="ocr"[^}]*\} 3/;
-      // The tenant pool (uploaded models) is scaled too: empty, so the minimum of 1.
+      // The tenant pool (uploaded models), scaled when named: empty, so the minimum of 1.
       const tenantWantsOne = /stratum_autoscaler_desired_workers\{[^}]*pool="tenant"[^}]*\} 1/;
       let metrics = '';
       // Poll the exported gauge until the scaler's loop has read the queue (bounded).
@@ -47,7 +47,10 @@ describe('autoscaler', () => {
       // ceil(20 waiting / 8 per worker) = 3
       expect(metrics).toMatch(wantsThree);
       expect(metrics).toMatch(/stratum_queue_jobs\{[^}]*pool="ocr"[^}]*state="waiting"[^}]*\} 20/);
-      expect(app.output()).toContain('pool ocr: backlog 20, active 0 → wants 3 worker(s)');
+      // No actuator: no worker reported ready, so current is 0 and the first jobs scale from zero.
+      expect(app.output()).toContain('pool ocr: up 0 → 3 (from_zero; backlog 20, active 0');
+      // Logged once, not at every tick that decides the same.
+      expect(app.output().split('pool ocr: up 0 → 3').length - 1).toBe(1);
       expect(metrics).toMatch(tenantWantsOne);
     } finally {
       expect(await app.stop()).toBe(0);

@@ -17,7 +17,7 @@ import { PredictionWebhooksConsumer, WebhooksModule } from '#platform/webhooks';
 import { QUOTA_ESTIMATOR, QuotaConsumer, QuotaService, QuotaSweeper } from '#platform/quotas';
 import { featureUnitEstimate } from './quotas/quota-headers.js';
 import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
-import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
+import { InferenceQueues, QueueModule, registerArrivalCounter, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
 import { ApiKeysController } from './api-keys/api-keys.controller.js';
@@ -81,5 +81,6 @@ export class GatewayModule implements OnModuleInit {
     this.readiness.register('redis', () => pingRedis(this.redis.redis));
     const pools = this.queues.pools();
     registerQueueDepthGauge(this.metrics, this.queues, () => pools);
+    registerArrivalCounter(this.metrics, this.queues);
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import { AppConfig } from '#infra/config';
 import { Readiness } from '#infra/http';
 import { MetricsRegistry } from '#infra/metrics';
@@ -45,6 +45,10 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
   private readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private warmTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Set by drain(): resolves at the drain deadline, when held jobs still running are handed back. */
+  private handBack: Promise<void> | undefined;
+  private drained: Promise<void> | undefined;
+  private draining = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -153,12 +157,14 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     const report = await this.registry.synced();
     this.warmTimer = setInterval(() => this.publishWarm(), WARM_REFRESH_MS);
     this.warmTimer.unref();
+    for (const pool of this.pools) this.metrics.workersReady.set({ pool }, 0);
     for (const pool of this.pools) {
       if (this.stopped) return;
       const entries = this.models.entries.filter((m) => m.pool === pool);
       await this.models.load(entries, report.refused);
       if (this.stopped) return;
       this.consume(pool);
+      this.metrics.workersReady.set({ pool }, 1);
     }
     // Report at once (not at the first refresh): a tenant-pool worker has no model load to trigger it.
     this.publishWarm();
@@ -176,29 +182,52 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     connection.on('error', (e: Error) => this.logger.warn(`redis: ${e.message}`));
     this.active.set(pool, 0);
     this.metrics.busy.set({ pool }, 0);
+    this.metrics.workersBusy.set({ pool }, 0);
     const worker = new Worker<InferenceJobData>(
       inferenceQueueName(pool),
-      async (job: Job<InferenceJobData>) => {
+      async (job: Job<InferenceJobData>, token?: string) => {
+        // Fetched as the drain began: back to the queue at once, untouched.
+        if (this.draining) return this.giveBack(pool, job, token, 'taken as the drain began, returned untouched');
         this.active.set(pool, (this.active.get(pool) ?? 0) + 1);
         this.metrics.busy.set({ pool }, (this.active.get(pool) ?? 0) / concurrency);
+        this.metrics.workersBusy.set({ pool }, 1);
+        const startedAt = performance.now();
         const waited = Math.max(0, Date.now() - job.data.enqueuedAt) / 1000;
         this.metrics.jobWait.observe({ pool }, waited);
         const uploaded = isTensorJob(job.data) && job.data.model.namespace !== PLATFORM_NAMESPACE;
         for (const m of job.data.models) this.metrics.modelQueueWait.observe(uploaded ? modelLabels({ name: `upload/${m.name}`, version: m.version }) : modelLabels(m), waited);
         const runner = this.batching.forJob();
+        // Once handed back, this run records nothing (another worker runs the job); once it
+        // started recording its result, it is not handed back (it finishes).
+        const guard = { handedBack: false, finishing: false };
+        const lifecycle: Pick<PredictionLifecycle, 'start' | 'succeed' | 'fail'> = {
+          start: (...a) => this.lifecycle.start(...a),
+          succeed: (...a) => (guard.handedBack ? Promise.resolve(false) : ((guard.finishing = true), this.lifecycle.succeed(...a))),
+          fail: (...a) => (guard.handedBack ? Promise.resolve(false) : ((guard.finishing = true), this.lifecycle.fail(...a))),
+        };
         try {
-          const outcome = await processInferenceJob(
+          const work = processInferenceJob(
             { data: job.data, attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? INFERENCE_ATTEMPTS },
-            { lifecycle: this.lifecycle, runner, batchFacts: () => runner.facts(), models: this.models, features: this.features, modelDigest: (ref) => this.digestOf(ref) },
+            { lifecycle, runner, batchFacts: () => runner.facts(), models: this.models, features: this.features, modelDigest: (ref) => this.digestOf(ref) },
           );
+          const HANDED_BACK = Symbol('handed back');
+          const first = await Promise.race([work, this.deadline().then(() => HANDED_BACK)]);
+          if (first === HANDED_BACK && !guard.finishing) {
+            guard.handedBack = true;
+            work.catch(() => undefined);
+            return await this.giveBack(pool, job, token, 'still running at the drain deadline');
+          }
+          const outcome = first === HANDED_BACK ? await work : (first as Awaited<typeof work>);
           this.metrics.jobs.inc({ pool, outcome });
           return outcome;
         } catch (e) {
-          this.metrics.jobs.inc({ pool, outcome: 'error' });
+          if (!(e instanceof WaitingError)) this.metrics.jobs.inc({ pool, outcome: 'error' });
           throw e;
         } finally {
+          this.metrics.service.observe({ pool }, (performance.now() - startedAt) / 1000);
           this.active.set(pool, (this.active.get(pool) ?? 1) - 1);
           this.metrics.busy.set({ pool }, (this.active.get(pool) ?? 0) / concurrency);
+          if ((this.active.get(pool) ?? 0) === 0) this.metrics.workersBusy.set({ pool }, 0);
         }
       },
       {
@@ -223,12 +252,52 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     return this.host.status().find((s) => s.name === ref.name && s.version === ref.version)?.sha256;
   }
 
+  /** Never resolves until a drain started; then at its deadline. */
+  private deadline(): Promise<void> {
+    return this.handBack ?? new Promise<void>((resolve) => this.deadlineWaiters.push(resolve));
+  }
+
+  private readonly deadlineWaiters: Array<() => void> = [];
+
+  /** Puts a job this worker holds back in the queue (waiting, its priority kept; attempts unchanged) and tells BullMQ so. */
+  private async giveBack(pool: string, job: Job<InferenceJobData>, token: string | undefined, why: string): Promise<never> {
+    await job.moveToWait(token);
+    this.metrics.jobs.inc({ pool, outcome: 'handed_back' });
+    this.logger.log(`job ${job.id ?? '?'} handed back to the ${pool} queue (${why})`);
+    throw new WaitingError();
+  }
+
+  /**
+   * Drain (SIGTERM, POST /drain): take no new job, let the held ones finish until
+   * WORKER_DRAIN_TIMEOUT_MS, hand back those still running, then close. Idempotent.
+   */
+  drain(): Promise<void> {
+    this.drained ??= (async () => {
+      this.draining = true;
+      this.stopped = true;
+      clearInterval(this.warmTimer);
+      for (const pool of this.pools) this.metrics.workersReady.set({ pool }, 0);
+      await withdrawWarm(this.redis.redis, this.redis.prefix, this.workerId, this.models.readyRefs()).catch(() => undefined);
+      const held = [...this.active.values()].reduce((a, b) => a + b, 0);
+      const timeoutMs = this.config.env.WORKER_DRAIN_TIMEOUT_MS;
+      this.logger.log(`draining: ${held} job(s) held, taking no new ones; those still running in ${timeoutMs} ms go back to the queue`);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      // Stop fetching at once (close() would wait for the held jobs before it stops the fetch loop's next take).
+      await Promise.allSettled(this.workers.map((w) => w.pause(true)));
+      const closing = Promise.allSettled(this.workers.map((w) => w.close()));
+      await Promise.race([closing, deadline]);
+      this.handBack = Promise.resolve();
+      for (const wake of this.deadlineWaiters.splice(0)) wake();
+      await closing;
+      clearTimeout(timer);
+      this.logger.log('drained');
+    })();
+    return this.drained;
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.warmTimer);
-    await withdrawWarm(this.redis.redis, this.redis.prefix, this.workerId, this.models.readyRefs()).catch(() => undefined);
-    // Let running jobs finish (BullMQ waits for them), then free the sessions.
-    await Promise.allSettled(this.workers.map((w) => w.close()));
+    await this.drain();
     this.batching.close();
     await this.host.close();
   }

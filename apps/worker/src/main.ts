@@ -10,11 +10,14 @@ await runApp('worker', async (env) => {
   if (refusal) throw new Error(refusal);
   const app = await createHttpApp(WorkerModule.forPools(await servedPools(env.MODEL_REPOSITORY)), { bodyLimit: 64 * 1024, logLevel: env.LOG_LEVEL });
   await listen(app, env.WORKER_HOST, env.WORKER_PORT, 'worker');
-  const admin = await listenAdmin(app, env.ADMIN_HOST, env.WORKER_ADMIN_PORT, 'worker');
+  // POST /drain (Kubernetes preStop, the local actuator): the same as SIGTERM — no new jobs,
+  // held ones finished or handed back within WORKER_DRAIN_TIMEOUT_MS, then exit 0.
+  const admin = await listenAdmin(app, env.ADMIN_HOST, env.WORKER_ADMIN_PORT, 'worker', { '/drain': () => void process.kill(process.pid, 'SIGTERM') });
   return {
     close: async () => {
-      await admin.close();
       await app.close();
+      await admin.close();
     },
   };
-});
+  // The budget covers the drain's deadline, then the sessions' release.
+}, { shutdownBudgetMs: (env) => env.WORKER_DRAIN_TIMEOUT_MS + 8_000 });

@@ -20,6 +20,11 @@ export class WorkerMetrics {
   readonly inference: Histogram<'model' | 'version'>;
   readonly jobs: Counter<'pool' | 'outcome'>;
   readonly busy: Gauge<'pool'>;
+  readonly service: Histogram<'pool'>;
+  /** 1 while this worker runs at least one job of the pool (sum by pool = busy workers). */
+  readonly workersBusy: Gauge<'pool'>;
+  /** 1 while this worker takes jobs of the pool (0 before its models are warm and once it drains). */
+  readonly workersReady: Gauge<'pool'>;
   readonly provider: Gauge<'model' | 'version' | 'provider'>;
   readonly loadSeconds: Gauge<'model' | 'version' | 'phase'>;
   readonly modelQueueWait: Histogram<'model' | 'version'>;
@@ -46,6 +51,15 @@ export class WorkerMetrics {
     });
     this.jobs = new Counter({ name: 'stratum_jobs_total', help: 'Jobs finished by outcome', labelNames: ['pool', 'outcome'], registers });
     this.busy = new Gauge({ name: 'stratum_worker_busy_ratio', help: 'Running jobs over concurrency slots', labelNames: ['pool'], registers });
+    this.service = new Histogram({
+      name: 'stratum_job_service_seconds',
+      help: 'Time a worker spent on one job (start to finish, batching wait included)',
+      labelNames: ['pool'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.workersBusy = new Gauge({ name: 'stratum_workers_busy', help: '1 while this worker runs a job of the pool (sum by pool: busy workers)', labelNames: ['pool'], registers });
+    this.workersReady = new Gauge({ name: 'stratum_workers_ready', help: '1 while this worker takes jobs of the pool (sum by pool: ready workers)', labelNames: ['pool'], registers });
     this.provider = new Gauge({
       name: 'stratum_model_execution_provider',
       help: '1 for the execution provider each loaded model runs on',

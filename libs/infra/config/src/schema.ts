@@ -140,6 +140,8 @@ export const envSchema = z
     WORKER_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(8_000),
     /** How often workers look for jobs whose lock expired (a worker that died mid-job). */
     WORKER_STALLED_CHECK_MS: z.coerce.number().int().min(500).max(600_000).default(3_000),
+    /** On SIGTERM or POST /drain: how long a worker finishes the jobs it holds before handing the rest back to the queue and exiting. */
+    WORKER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 
     /** Webhooks: the delay before each retry (durations: 500ms, 5s, 5m, 2h), its length is the number of retries; ±10 % jitter. */
     WEBHOOK_RETRY_SCHEDULE: z
@@ -164,6 +166,34 @@ export const envSchema = z
     AUTOSCALER_MAX_WORKERS: positiveInt.default(4),
     /** Waiting jobs one worker is expected to absorb; more than that asks for another worker. */
     AUTOSCALER_TARGET_BACKLOG_PER_WORKER: positiveInt.default(8),
+    /** Queue-wait objective (p90 of recent waits): above it the pool grows in proportion. */
+    AUTOSCALER_WAIT_SLO_MS: positiveInt.default(2_000),
+    /** Busy share of a worker's slots the arrival-rate term aims at (arrival rate × service time). */
+    AUTOSCALER_TARGET_UTILIZATION: z.coerce.number().gt(0).max(1).default(0.8),
+    /** A change smaller than this share of the current count is not made (HPA's tolerance). */
+    AUTOSCALER_TOLERANCE: z.coerce.number().min(0).lt(1).default(0.1),
+    /** A scale-up takes the lowest recommendation of this window (0: at once). */
+    AUTOSCALER_UP_WINDOW_MS: z.coerce.number().int().min(0).default(0),
+    /** A scale-down takes the highest recommendation of this window. */
+    AUTOSCALER_DOWN_WINDOW_MS: z.coerce.number().int().min(0).default(60_000),
+    AUTOSCALER_MAX_STEP_UP: positiveInt.default(4),
+    AUTOSCALER_MAX_STEP_DOWN: positiveInt.default(1),
+    /** With AUTOSCALER_MIN_WORKERS=0: a pool idle this long goes to zero workers. */
+    AUTOSCALER_IDLE_MS: z.coerce.number().int().min(0).default(120_000),
+    /** What the decisions act on: none (export only), local (worker processes of this machine), kubernetes (each pool's Deployment scale). */
+    AUTOSCALER_ACTUATOR: z.enum(['none', 'local', 'kubernetes']).default('none'),
+    /** Pools the autoscaler manages: "all" (every platform pool) or a comma-separated list ("tenant" only when named). */
+    AUTOSCALER_POOLS: csv.default(['all']),
+    /** Signals from a Prometheus server's HTTP API (PromQL); unset: the autoscaler scrapes the apps' /metrics itself. */
+    PROMETHEUS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** Without PROMETHEUS_URL: further /metrics URLs to scrape (the gateway's admin listener for arrivals, remote workers); the local actuator's workers are scraped anyway. */
+    AUTOSCALER_SCRAPE_TARGETS: csv.default([]),
+    /** Kubernetes actuator: a kubeconfig file (unset: the default lookup; in a pod, its service account). */
+    AUTOSCALER_KUBECONFIG: z.string().min(1).optional(),
+    /** Kubernetes actuator: the namespace of the worker Deployments (default: the pod's own, or "default"). */
+    AUTOSCALER_K8S_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
+    /** Kubernetes actuator: the Deployment of a pool; "{pool}" is replaced by the pool's name. */
+    AUTOSCALER_K8S_DEPLOYMENT: z.string().min(1).default('stratum-worker-{pool}'),
   })
   .superRefine((env, ctx) => {
     if (env.REDIS_TLS_CA_FILE !== undefined && !env.REDIS_URL.startsWith('rediss://')) {

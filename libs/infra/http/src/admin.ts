@@ -19,9 +19,10 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
  * The operational surface of an app on its own listener (ADMIN_HOST, by default 127.0.0.1,
  * and a port of its own): `GET /metrics` (Prometheus), `GET /readyz` with each dependency's
  * state and error text, `GET /healthz`, `GET /routes` (every route the public port serves). The public port serves only `/healthz` and a
- * `/readyz` without details. Bodies are never read; anything else is a 404.
+ * `/readyz` without details. `actions` are POST routes of the app (the worker's `POST /drain`):
+ * each answers 202 and runs in the background. Bodies are never read; anything else is a 404.
  */
-export async function listenAdmin(app: NestFastifyApplication, host: string, port: number, name: string): Promise<AdminListener> {
+export async function listenAdmin(app: NestFastifyApplication, host: string, port: number, name: string, actions: Readonly<Record<string, () => void>> = {}): Promise<AdminListener> {
   const readiness = app.get(Readiness, { strict: false });
   let metrics: MetricsRegistry | undefined;
   try {
@@ -30,7 +31,12 @@ export async function listenAdmin(app: NestFastifyApplication, host: string, por
     metrics = undefined;
   }
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const action = Object.hasOwn(actions, path) ? actions[path] : undefined;
+    if (action && req.method === 'POST') {
+      action();
+      return send(res, 202, 'application/json', JSON.stringify({ status: 'accepted', action: path.slice(1) }));
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'application/json', '{"error":"method not allowed"}');
     if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}');
     if (path === '/readyz') {

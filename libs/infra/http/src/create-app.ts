@@ -106,7 +106,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
  * Runs an app: validates the configuration first (exit 1 with every bad variable named),
  * starts it, and on SIGINT/SIGTERM closes it (shutdown hooks run) and exits 0.
  */
-export async function runApp(name: string, start: (env: Env) => Promise<{ close(): Promise<void> }>): Promise<void> {
+export async function runApp(name: string, start: (env: Env) => Promise<{ close(): Promise<void> }>, opts: { shutdownBudgetMs?: (env: Env) => number } = {}): Promise<void> {
   let env: Env;
   try {
     env = readProcessEnv();
@@ -129,10 +129,11 @@ export async function runApp(name: string, start: (env: Env) => Promise<{ close(
     if (stopping) return;
     stopping = true;
     new Logger(name).log(`${signal}: shutting down`);
+    const budgetMs = opts.shutdownBudgetMs?.(env) ?? 8_000;
     const force = setTimeout(() => {
-      new Logger(name).error('shutdown took longer than 8 s; exiting');
+      new Logger(name).error(`shutdown took longer than ${budgetMs} ms; exiting`);
       process.exit(1);
-    }, 8_000);
+    }, budgetMs);
     force.unref();
     app.close().then(
       () => process.exit(0),

@@ -31,6 +31,7 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: (
  */
 export class InferenceQueues {
   private readonly fairTagCommand: FairTagCommand;
+  private readonly arrivalObservers: Array<(pool: string) => void> = [];
 
   constructor(
     private readonly connection: Redis,
@@ -47,6 +48,11 @@ export class InferenceQueues {
     const q = this.queues.get(pool);
     if (!q) throw new Error(`no queue registered for pool "${pool}" (known: ${[...this.queues.keys()].join(', ')})`);
     return q;
+  }
+
+  /** Called once per job added (the arrivals counter: registerArrivalCounter). */
+  onArrival(observer: (pool: string) => void): void {
+    this.arrivalObservers.push(observer);
   }
 
   pools(): string[] {
@@ -104,6 +110,7 @@ export class InferenceQueues {
       2_000,
       queueUnavailable,
     );
+    for (const observe of this.arrivalObservers) observe(pool);
   }
 
   /** The job's state in its queue; 'unknown' when the queue does not hold it (e.g. Redis lost it). */

@@ -1,4 +1,4 @@
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { MetricsRegistry } from '#infra/metrics';
 import { COUNTED_STATES, type InferenceQueues } from './inference-queues.js';
 
@@ -22,4 +22,12 @@ export function registerQueueDepthGauge(metrics: MetricsRegistry, queues: Infere
       );
     },
   });
+}
+
+/** Counts jobs added per pool (`rate()` of it is the arrival rate the autoscaler reads). */
+export function registerArrivalCounter(metrics: MetricsRegistry, queues: InferenceQueues): Counter<'pool'> {
+  const arrivals = new Counter({ name: 'stratum_queue_arrivals_total', help: 'Jobs added to each model-pool queue', labelNames: ['pool'], registers: [metrics.registry] });
+  for (const pool of queues.pools()) arrivals.inc({ pool }, 0);
+  queues.onArrival((pool) => arrivals.inc({ pool }));
+  return arrivals;
 }
