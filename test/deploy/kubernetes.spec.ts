@@ -1,8 +1,10 @@
 // deploy/kubernetes: every overlay rendered offline with `kubectl kustomize`, and the objects
 // checked against the apps' own facts (config schema, model pools, ports, probes).
 import { describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
@@ -404,6 +406,60 @@ d.each(OVERLAYS)('deploy/kubernetes overlay %s', (overlay) => {
       const svc = ofKind(list, 'Service').find((s) => s.spec.clusterIP === 'None' && matches(s.spec.selector, labels));
       expect([dep.metadata.name, svc !== undefined]).toEqual([dep.metadata.name, true]);
       expect(targets).toContainEqual({ name: svc!.metadata.name, port: admin });
+    }
+  });
+});
+
+/** Runs a preStop `exec` command with the container's WORKER_ADMIN_PORT pointed at `port`; resolves with its exit code. */
+function runHook(command: string[], port: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, command.slice(1), { env: { PATH: '/usr/bin:/bin', WORKER_ADMIN_PORT: String(port) }, stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
+}
+
+d('the workers\' preStop drain hook, run against a fake admin listener', () => {
+  const hooks = (): { name: string; command: string[] }[] =>
+    WORKERS.map((name) => {
+      const c = mainContainer(named(objects('dev'), 'Deployment', name)!);
+      const command = c.lifecycle.preStop.exec.command as string[];
+      expect(command[0]).toBe('node');
+      return { name, command };
+    });
+
+  it('POSTs /drain first, then polls /metrics until no slot is busy, and exits 0', async () => {
+    for (const { name, command } of hooks()) {
+      const calls: string[] = [];
+      let busyPolls = 2;
+      const server = createServer((req, res) => {
+        calls.push(`${req.method} ${req.url}`);
+        if (req.method === 'POST' && req.url === '/drain') return void res.writeHead(202).end('{"status":"draining"}');
+        if (req.method === 'GET' && req.url === '/metrics') {
+          const ratio = busyPolls-- > 0 ? 0.5 : 0;
+          return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`# HELP stratum_worker_busy_ratio x\nstratum_worker_busy_ratio{pool="p",app="worker"} ${ratio}\nstratum_jobs_total{pool="p",outcome="succeeded"} 7\n`);
+        }
+        res.writeHead(404).end();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const code = await runHook(command, (server.address() as AddressInfo).port);
+        expect({ name, code, calls }).toEqual({ name, code: 0, calls: ['POST /drain', 'GET /metrics', 'GET /metrics', 'GET /metrics'] });
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    }
+  });
+
+  it('ends at once when the admin listener is gone (the worker already exited)', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    for (const { name, command } of hooks()) {
+      const started = Date.now();
+      const code = await runHook(command, port);
+      expect({ name, code, quick: Date.now() - started < 5_000 }).toEqual({ name, code: 0, quick: true });
     }
   });
 });
