@@ -215,3 +215,50 @@ describe('deploy/prometheus/prometheus.yml', () => {
     expect({ status: res.status, output: res.stdout + res.stderr }).toMatchObject({ status: 0 });
   });
 });
+
+describe('docker-compose.yml: Grafana, shared model storage, writable app directory', () => {
+  const grafana = services.grafana;
+  const mountOf = (service: Service, source: string): string | undefined => (service.volumes ?? []).find((v) => v.startsWith(`${source}:`));
+  const target = (mount: string | undefined): string | undefined => mount?.split(':')[1];
+
+  it('runs Grafana on localhost only, provisioned with the Prometheus data source and the dashboard', () => {
+    expect(grafana?.image).toMatch(/^grafana\/grafana:\d+/);
+    expect(grafana!.ports).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+:3000$/)]);
+    expect(dependsOn(grafana!)).toMatchObject({ prometheus: 'service_healthy' });
+    const datasourcesDir = target(mountOf(grafana!, './deploy/grafana/provisioning/datasources'));
+    expect(datasourcesDir).toBe('/etc/grafana/provisioning/datasources');
+    expect(target(mountOf(grafana!, './deploy/grafana/provisioning/dashboards'))).toBe('/etc/grafana/provisioning/dashboards');
+    const datasources = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { type: string; url: string; isDefault?: boolean }[] };
+    const prom = datasources.datasources.find((d) => d.type === 'prometheus')!;
+    expect(prom.isDefault).toBe(true);
+    // The compose service and the port Prometheus listens on inside its container.
+    const url = new URL(prom.url);
+    expect(services[url.hostname]?.image).toMatch(/^prom\/prometheus/);
+    expect(services[url.hostname]!.ports!.some((p) => p.endsWith(`:${url.port}`))).toBe(true);
+    // The dashboards provider reads the folder the dashboard JSON is mounted at.
+    const providers = parse(read('deploy/grafana/provisioning/dashboards/stratum.yml')) as { providers: { type: string; options: { path: string } }[] };
+    const dashboardsDir = target(mountOf(grafana!, './deploy/grafana/dashboards'));
+    expect(providers.providers.map((p) => p.options.path)).toContain(dashboardsDir);
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/stratum.json')) as { uid: string; panels: unknown[] };
+    expect(dashboard.uid).toBeTruthy();
+    expect(dashboard.panels.length).toBeGreaterThan(0);
+  });
+
+  it('shares one model storage volume: the gateway writes uploads, every worker of the tenant pool reads them', () => {
+    const dirs = new Set(APP_NAMES.map((n) => parseEnv(Object.fromEntries(Object.entries(environment(services[n]!)).map(([k, v]) => [k, interpolate(v)]))).MODEL_STORAGE_DIR));
+    expect(dirs.size).toBe(1);
+    const dir = [...dirs][0]!;
+    expect(mountOf(services.gateway!, 'model-storage')).toBe(`model-storage:${dir}`);
+    const tenantWorkers = Object.entries(services).filter(([, s]) => (environment(s).WORKER_POOLS ?? '').split(',').includes('tenant'));
+    expect(tenantWorkers.length).toBeGreaterThan(0);
+    for (const [name, s] of tenantWorkers) expect([name, mountOf(s, 'model-storage')]).toEqual([name, `model-storage:${dir}:ro`]);
+  });
+
+  it('gives the non-root app a writable /app/.stratum (a volume the image prepares for its user), the code staying read-only', () => {
+    for (const name of ['migrate', 'gateway']) expect([name, (services[name]!.volumes ?? []).some((v) => v.endsWith(':/app/.stratum'))]).toEqual([name, true]);
+    const dockerfile = read('deploy/Dockerfile');
+    // A fresh named volume takes the ownership of the image's directory.
+    expect(dockerfile).toMatch(/mkdir -p [^\n]*\/app\/\.stratum[^\n]*&& chown -R node:node [^\n]*\/app\/\.stratum/);
+    expect(dockerfile).not.toMatch(/chown -R \S+ \/app(\s|$)/);
+  });
+});

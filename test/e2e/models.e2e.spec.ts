@@ -67,7 +67,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
     NODE_ENV: 'test',
   };
-  [gateway, worker] = await Promise.all([startApp('gateway', env), startApp('worker', env, { waitReady: false })]);
+  [gateway, worker] = await Promise.all([startApp('gateway', env), startApp('worker', { ...env, LOG_LEVEL: 'log' }, { waitReady: false })]);
   await waitAlive(worker);
 }, 120_000);
 
@@ -95,6 +95,8 @@ describe('worker readiness per model', () => {
     expect(m).toMatch(/stratum_model_sessions_loaded\{[^}]*model="tiny-classifier"[^}]*version="2"[^}]*\} 1/);
     expect(m).toMatch(/stratum_model_sessions_loaded\{[^}]*model="tiny-cold"[^}]*\} 0/);
     expect(m).toMatch(/stratum_model_execution_provider\{[^}]*model="tiny-classifier"[^}]*provider="cpu"[^}]*\} 1/);
+    // The log says the same (docs/DEPLOY.md: how to check the provider at run time).
+    expect(worker.output()).toMatch(/model tiny-classifier@2: ready on cpu \(load \d+ ms, warm-up \d+ ms\)/);
     expect(m).toMatch(/stratum_model_load_seconds\{[^}]*model="tiny-classifier"[^}]*phase="warmup"[^}]*\} \d/);
     expect(m).toMatch(/stratum_model_load_failures_total\{[^}]*model="tiny-cold"[^}]*\} 1/);
   });

@@ -137,6 +137,8 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
       this.metrics.loadSeconds.set({ ...labels, phase: 'warmup' }, (s.warmupMs ?? 0) / 1000);
       this.metrics.sessions.set(labels, 1);
       for (const f of s.providerFallbacks) this.logger.warn(`model ${s.name}@${s.version}: ${f.provider} unavailable, running on ${s.provider ?? 'none'}`);
+      // Which provider each model got, in the log as in stratum_model_execution_provider (docs/DEPLOY.md).
+      this.logger.log(`model ${s.name}@${s.version}: ready on ${s.provider ?? 'none'} (load ${Math.round(s.loadMs ?? 0)} ms, warm-up ${Math.round(s.warmupMs ?? 0)} ms)`);
       this.publishWarm();
     } else {
       this.metrics.sessions.set(labels, 0);
