@@ -16,10 +16,18 @@ interface EventSubject {
   featureVersion: string;
 }
 
+/** A model that served a prediction (`sha256`: the artifact's digest, when known). */
+export interface EventModel {
+  name: string;
+  version: string;
+  sha256?: string;
+}
+
 export interface LifecycleEventData {
   'prediction.created': EventSubject & { pool: string };
   'prediction.started': EventSubject & { attempt: number };
-  'prediction.succeeded': EventSubject & { units: number; unitType: string };
+  /** `models`: what served it (the usage `model` dimension; older events may lack it). */
+  'prediction.succeeded': EventSubject & { units: number; unitType: string; models: EventModel[] };
   'prediction.failed': EventSubject & { error: { code: string; message: string } };
   'prediction.canceled': EventSubject;
 }

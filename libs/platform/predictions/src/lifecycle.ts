@@ -40,7 +40,7 @@ export interface SubmitResult {
 export interface Success {
   output: unknown;
   metrics: PredictionMetrics;
-  models: { name: string; version: string }[];
+  models: { name: string; version: string; sha256?: string }[];
   units: number;
   unitType: string;
 }

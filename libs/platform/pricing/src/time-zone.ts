@@ -31,7 +31,7 @@ export function isTimeZone(tz: unknown): tz is string {
 function wall(t: number, tz: string): number {
   const p: Record<string, number> = {};
   for (const part of formatter(tz).formatToParts(new Date(t))) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) + (t % 1000 + 1000) % 1000;
+  return Date.UTC(p.year!, p.month! - 1, p.day, p.hour, p.minute, p.second) + (t % 1000 + 1000) % 1000;
 }
 
 /** The instant whose wall-clock time in `tz` is `local` (a time skipped by a DST jump maps past the jump). */
