@@ -50,7 +50,7 @@ export class UsageConsumer implements LifecycleConsumer {
       const rows = await recordUsage(tx, data);
       await reachThresholds(tx, rows);
       return rows;
-    });
+    }, { maxWait: 10_000, timeout: 60_000 });
     for (const r of recorded) this.unitsTotal?.inc({ feature: r.feature, mode: r.mode }, r.units);
   }
 }
