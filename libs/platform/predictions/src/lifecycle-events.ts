@@ -58,6 +58,8 @@ export interface OutboxPosition {
 export interface LifecycleConsumer {
   /** Stable name: the consumer's position is kept under it. */
   readonly name: string;
+  /** Events read per round (default 200); a consumer that writes a round in one statement reads more. */
+  readonly batchSize?: number;
   /** The event types it wants (all when absent); others are skipped, the position still moves. */
   readonly types?: readonly LifecycleEventType[];
   handle(event: LifecycleEvent): Promise<void>;

@@ -47,7 +47,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnApplicationSh
     while (!this.stopped) {
       let more: boolean;
       try {
-        more = (await deliverOnce(this.db, consumer, this.owner, { batch: OUTBOX_BATCH, leaseMs: LEASE_MS })).more;
+        more = (await deliverOnce(this.db, consumer, this.owner, { batch: consumer.batchSize ?? OUTBOX_BATCH, leaseMs: LEASE_MS })).more;
       } catch (e) {
         this.logger.warn(`consumer ${consumer.name}: ${message(e)} (retrying)`);
         await pause(Math.max(this.config.env.OUTBOX_POLL_MS, 1_000));
