@@ -34,12 +34,16 @@ const KEY_KINDS: Record<DemoKeyKind, { mode: KeyMode; name: string; scopes: read
 };
 
 /**
- * The plans every installation has (unit prices in micro-USD per billing unit; uploaded-model
- * quotas: total bytes kept and versions kept, also set on existing rows by the upload_quotas migration).
+ * The plans every installation has. Billing (#platform/pricing): `currency`, `unitPrice` (list
+ * price of a unit, decimal string in minor units: "0.02" = 0.02 cent) and per-feature prices
+ * (`featurePrices`, e.g. enterprise's negotiated ones; an organization can have its own in
+ * OrgFeaturePrice). `monthlyQuotaUnits` are the units included per month (null: no quota, none
+ * included); `quotaOverage: 'block'` makes them a hard limit. `unitPriceMicros` is the former
+ * micro-USD price, kept equal for old readers. Uploaded-model quotas: bytes and versions kept.
  */
 export const PLANS = [
-  { key: 'free', name: 'Free', rateLimitPerMinute: 60, rateLimitBurst: 60, maxConcurrentPredictions: 10, monthlyQuotaUnits: 1_000, quotaOverage: 'block' as const, queuePriority: 10, unitPriceMicros: 0, maxModelStorageBytes: 256n * 1024n * 1024n, maxModelVersions: 20 },
-  { key: 'pro', name: 'Pro', rateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: 100_000, quotaOverage: 'allow' as const, queuePriority: 1, unitPriceMicros: 200, maxModelStorageBytes: 20n * 1024n * 1024n * 1024n, maxModelVersions: 1000 },
+  { key: 'free', name: 'Free', rateLimitPerMinute: 60, rateLimitBurst: 60, maxConcurrentPredictions: 10, monthlyQuotaUnits: 1_000, quotaOverage: 'block' as const, queuePriority: 10, unitPriceMicros: 0, currency: 'usd', unitPrice: '0', featurePrices: {}, maxModelStorageBytes: 256n * 1024n * 1024n, maxModelVersions: 20 },
+  { key: 'pro', name: 'Pro', rateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: 100_000, quotaOverage: 'allow' as const, queuePriority: 1, unitPriceMicros: 200, currency: 'usd', unitPrice: '0.02', featurePrices: {}, maxModelStorageBytes: 20n * 1024n * 1024n * 1024n, maxModelVersions: 1000 },
   {
     key: 'enterprise',
     name: 'Enterprise',
@@ -50,6 +54,9 @@ export const PLANS = [
     quotaOverage: 'allow' as const,
     queuePriority: 1,
     unitPriceMicros: 150,
+    currency: 'usd',
+    unitPrice: '0.015',
+    featurePrices: { 'ocr-line': '0.0125', 'image-orientation': '0.005' } as Record<string, string>,
     maxModelStorageBytes: 100n * 1024n * 1024n * 1024n,
     maxModelVersions: 10000,
   },
@@ -127,9 +134,14 @@ export async function seedDemo(options: SeedDemoOptions): Promise<SeedDemoResult
   const log = options.log ?? (() => undefined);
 
   const plans = new Map<string, string>();
-  for (const { key, ...values } of PLANS) {
+  for (const { key, featurePrices, ...values } of PLANS) {
     const plan = await prisma.plan.upsert({ where: { key }, create: { id: uuidv7(), key, ...values }, update: values });
     plans.set(key, plan.id);
+    const prices: Record<string, string> = featurePrices;
+    await prisma.planFeaturePrice.deleteMany({ where: { planId: plan.id, feature: { notIn: Object.keys(prices) } } });
+    for (const [feature, unitPrice] of Object.entries(prices)) {
+      await prisma.planFeaturePrice.upsert({ where: { planId_feature: { planId: plan.id, feature } }, create: { planId: plan.id, feature, unitPrice }, update: { unitPrice } });
+    }
   }
   const org = await prisma.organization.upsert({
     where: { slug: DEMO_ORG_SLUG },

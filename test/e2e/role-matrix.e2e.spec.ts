@@ -14,7 +14,7 @@ type Role = 'owner' | 'admin' | 'developer' | 'billing' | 'viewer';
 type Scope = ApiKeyScope;
 
 interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   /** `:member`, `:invitation` and `:key` are replaced by a fresh object for each call. */
   path: string;
   body?: () => unknown;
@@ -27,6 +27,7 @@ interface Route {
 const ALL: Role[] = ['owner', 'admin', 'developer', 'billing', 'viewer'];
 const OWNER_ADMIN: Role[] = ['owner', 'admin'];
 const KEY_MANAGERS: Role[] = ['owner', 'admin', 'developer'];
+const BILLING: Role[] = ['owner', 'admin', 'billing'];
 
 // Scopes: `predict` grants no management route; `usage:read` reads the organization;
 // `keys:write` reads the organization and manages keys; `admin` does what an admin does.
@@ -61,6 +62,9 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/orgs/:org/webhook-messages', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
   { method: 'GET', path: '/v1/orgs/:org/webhook-messages/:message/attempts', ok: 200, roles: KEY_MANAGERS, scopes: ['admin'] },
   { method: 'POST', path: '/v1/orgs/:org/webhook-messages/:message/replay', ok: 202, roles: KEY_MANAGERS, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/usage', ok: 200, roles: ALL, scopes: ['usage:read', 'admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/billing/upcoming', ok: 200, roles: BILLING, scopes: ['admin'] },
+  { method: 'PUT', path: '/v1/orgs/:org/plan', body: () => ({ plan: 'pro' }), ok: 200, roles: OWNER_ADMIN, scopes: ['admin'] },
 ];
 
 // Every scope there is gets a key (a new scope is then checked against this table's `scopes`).

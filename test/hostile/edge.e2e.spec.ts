@@ -139,7 +139,7 @@ async function failuresOf(redisPrefix: string, address: string): Promise<number>
 
 beforeAll(async () => {
   db = await createTestDatabase('hostile_edge');
-  for (const { key, ...values } of PLANS) await db.prisma.plan.create({ data: { id: uuidv7(), key, ...values } });
+  for (const { key, featurePrices: _prices, ...values } of PLANS) await db.prisma.plan.create({ data: { id: uuidv7(), key, ...values } });
   redis = new Redis(readProcessEnv().REDIS_URL);
   const base = { DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, DATABASE_POOL_SIZE: '4', API_KEY_PEPPER: PEPPER, LOG_LEVEL: 'warn', NODE_ENV: 'test' };
   [gateway, proxied, worker, autoscaler] = await Promise.all([

@@ -87,13 +87,15 @@ const ATTACKS: Attack[] = [
   { route: 'DELETE /v1/orgs/:org/webhook-endpoints/:id', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-endpoints/${await addWebhookEndpoint(env.db.prisma, orgId)}` }) },
   { route: 'POST /v1/orgs/:org/webhook-secret/rotate', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-secret/rotate` }) },
   { route: 'POST /v1/orgs/:org/webhook-messages/:id/replay', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-messages/${await addWebhookMessage(env.db.prisma, orgId)}/replay` }) },
+  // Billing: a test key must not move the organization to another plan (and its prices).
+  { route: 'PUT /v1/orgs/:org/plan', make: async () => ({ path: `/v1/orgs/${orgId}/plan`, body: { plan: 'enterprise' } }) },
 ];
 
 /** What a test key must not be able to move. */
 async function snapshot() {
   const p = env.db.prisma;
   return {
-    org: await p.organization.findUniqueOrThrow({ where: { id: orgId }, select: { name: true } }),
+    org: await p.organization.findUniqueOrThrow({ where: { id: orgId }, select: { name: true, planId: true } }),
     liveKeys: await p.apiKey.findMany({ where: { orgId, mode: 'live' }, orderBy: { id: 'asc' }, select: { id: true, name: true, scopes: true, expiresAt: true, revokedAt: true, rolledToId: true, rateLimitPerMinute: true } }),
     members: await p.membership.findMany({ where: { orgId }, orderBy: { id: 'asc' }, select: { id: true, role: true } }),
     invitations: await p.invitation.findMany({ where: { orgId }, orderBy: { id: 'asc' }, select: { id: true, revokedAt: true } }),

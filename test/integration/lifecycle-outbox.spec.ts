@@ -63,7 +63,7 @@ describe('the lifecycle outbox', () => {
     expect(row.deadlineAt.getTime() - row.createdAt.getTime()).toBe(900_000);
     const events = await db.prisma.predictionEvent.findMany({ where: { predictionId: id }, orderBy: { seq: 'asc' } });
     expect(events.map((e) => e.type)).toEqual(['prediction.created', 'prediction.started', 'prediction.succeeded']);
-    expect(events[2]!.data).toEqual({ apiKeyId, mode: 'live', feature: 'ocr-line', featureVersion: '1', units: 3, unitType: 'image' });
+    expect(events[2]!.data).toEqual({ apiKeyId, mode: 'live', feature: 'ocr-line', featureVersion: '1', units: 3, unitType: 'image', models: [] });
   });
 
   it('orders events by commit: an append waits for an earlier open one, so a late commit is never skipped', async () => {

@@ -33,7 +33,7 @@ export interface Env {
 
 export async function startManagementEnv(label: string, extraEnv: Record<string, string> = {}): Promise<Env> {
   const db = await createTestDatabase(label);
-  for (const { key, ...values } of PLANS) await db.prisma.plan.create({ data: { id: uuidv7(), key, ...values } });
+  for (const { key, featurePrices: _prices, ...values } of PLANS) await db.prisma.plan.create({ data: { id: uuidv7(), key, ...values } });
   const prefix = `${label}_${randomBytes(4).toString('hex')}`;
   const gateway = await startApp('gateway', {
     DATABASE_URL: db.url,

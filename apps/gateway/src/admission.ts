@@ -24,7 +24,7 @@ export class Admission {
     const slot = await this.concurrency.acquire(key, waitMs); // 429 concurrency_limited
     let quota: QuotaOutcome;
     try {
-      quota = await this.quotas.reserve(scope, id, units); // 429 quota_exceeded
+      quota = await this.quotas.reserve(scope, id, units, { limit: key.monthlyQuotaUnits, overage: key.quotaOverage }); // 429 quota_exceeded
     } catch (e) {
       await this.concurrency.release(slot);
       throw e;

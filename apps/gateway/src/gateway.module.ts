@@ -37,10 +37,13 @@ import { ProblemsController } from './problems/problems.controller.js';
 import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
+import { LedgerBillingController } from './billing/ledger.controller.js';
+import { LedgerBillingService } from './billing/ledger.service.js';
+import { UsageRetention, UsageService } from '#platform/usage';
 
 @Module({
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, FeatureRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController, LedgerBillingController],
   providers: [
     Admission,
     PredictionsService,
@@ -48,6 +51,9 @@ import { WebhooksController } from './webhooks/webhooks.controller.js';
     OrgsService,
     V2Service,
     ModelUploadsService,
+    UsageService,
+    LedgerBillingService,
+    UsageRetention,
     // System jobs (SYSTEM_JOBS=on, the default): lifecycle consumers, recovery, retention.
     UsageConsumer,
     { provide: QUOTA_ESTIMATOR, useFactory: featureUnitEstimate, inject: [FeatureCatalogue] },

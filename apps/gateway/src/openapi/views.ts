@@ -222,6 +222,79 @@ view('V2ModelMetadata', z.object({ name: z.string(), versions: z.array(z.string(
 view('V2ModelReady', z.object({ name: z.string(), version: z.string(), ready: z.literal(true) }));
 view('V2InferResponse', z.object({ model_name: z.string(), model_version: z.string(), id: z.string(), outputs: z.array(v2Tensor.extend({ data: z.array(z.unknown()) }).loose()) }));
 
+// ---- Usage and billing (ledger) ----
+const minor = z.number().int().describe('Integer minor units of `currency` (cents for usd)');
+const unitPrice = z.string().describe('Decimal string in minor units per unit, e.g. "0.125" = 0.125 cent');
+view(
+  'Usage',
+  z.object({
+    object: z.literal('usage'),
+    from: dateTime,
+    to: dateTime,
+    granularity: z.enum(['hour', 'day', 'month']),
+    time_zone: z.string(),
+    group_by: z.array(z.enum(['feature', 'key', 'model', 'mode'])),
+    currency: z.string(),
+    data: z.array(
+      z.object({
+        start: dateTime,
+        end: dateTime,
+        feature: z.string().optional(),
+        api_key_id: id.optional(),
+        model: z.string().optional().describe('"name@version" of the serving models joined by "+"; "" when none'),
+        mode: z.enum(['live', 'test']).optional(),
+        calls: z.number().int(),
+        units: z.number().int(),
+        amount: minor.describe('At the list price in force, before included units, rounded once per row (half to even); 0 for test usage'),
+      }),
+    ),
+    totals: z.object({ calls: z.number().int(), units: z.number().int(), amount: minor }),
+  }),
+);
+view(
+  'UpcomingInvoice',
+  z.object({
+    object: z.literal('upcoming_invoice'),
+    plan: z.object({ key: z.string(), name: z.string() }),
+    currency: z.string(),
+    period: z.object({ start: dateTime, end: dateTime }),
+    lines: z.array(
+      z.object({
+        feature: z.string(),
+        unit_type: z.string(),
+        units: z.number().int(),
+        included: z.number().int(),
+        billable: z.number().int(),
+        unit_price: unitPrice,
+        amount: minor.describe('billable × unit_price, rounded once, half to even'),
+        start: dateTime.describe('The stretch of the period this line prices (a plan change splits the period)'),
+        end: dateTime,
+        plan: z.string().describe('The plan in force over the stretch'),
+      }),
+    ),
+    subtotal: minor,
+    total: minor,
+  }),
+);
+view(
+  'OrganizationPlan',
+  z.object({
+    object: z.literal('organization_plan'),
+    key: z.string(),
+    name: z.string(),
+    currency: z.string(),
+    included_units: z.number().int().describe('Units included per month (0: none)'),
+    hard_limit: z.boolean().describe('true: calls past the included units are refused (429 quota_exceeded)'),
+    unit_price: unitPrice,
+    feature_prices: z.record(z.string(), unitPrice),
+    rate_limit_per_minute: z.number().int(),
+    max_concurrent_predictions: z.number().int(),
+    queue_priority: z.number().int(),
+    changed: z.boolean().describe('false when the organization was on this plan already'),
+    effective_at: dateTime.nullable().describe("When the new plan's prices and included units start (the next quarter hour); its limits apply at once"),
+  }),
+);
+
 /** The component schemas of every view, JSON Schema 2020-12 (OpenAPI 3.1's dialect), referring to each other by $ref. */
 export function viewSchemas(): Record<string, JsonSchema> {
   const { schemas } = z.toJSONSchema(VIEWS, { target: 'draft-2020-12', uri: (name) => `#/components/schemas/${name}`, unrepresentable: 'any' });

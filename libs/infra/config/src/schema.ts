@@ -128,7 +128,9 @@ export const envSchema = z
     PREDICTION_DEADLINE_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
     /** Units a test-mode key's organization may use per calendar month (test usage is free and never counts against the plan's live quota). */
     QUOTA_TEST_UNITS_PER_MONTH: z.coerce.number().int().min(0).max(1_000_000_000).default(1_000),
-    /** How long a gateway keeps an organization's plan quota in memory (a plan change takes effect within this). */
+    /** Raw usage events (the ledger's rows) are deleted this many days after they occurred; the rollups that usage queries and invoices read are kept. */
+    USAGE_EVENT_RETENTION_DAYS: positiveInt.max(3650).default(400),
+    /** How long a gateway keeps an organization's plan quota in memory where no API key carries it (admissions use the key's plan, invalidated on a plan change). */
     QUOTA_PLAN_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
     /** How long an Idempotency-Key is remembered (its first response replayed); after it the key may be used again. */
     IDEMPOTENCY_TTL_HOURS: positiveInt.max(24 * 30).default(24),

@@ -18,6 +18,9 @@ export interface AuthenticatedKey {
   orgRateLimitPerMinute: number;
   rateLimitBurst: number;
   maxConcurrentPredictions: number;
+  /** The plan's monthly units (null: no quota) and what happens past them (#platform/quotas). */
+  monthlyQuotaUnits: number | null;
+  quotaOverage: 'block' | 'allow';
 }
 
 /** A verified key with the digest it was stored under (compared again in constant time). */
@@ -68,7 +71,9 @@ function isAuthenticatedKey(v: unknown): v is AuthenticatedKey {
     (isNumber(k.rateLimitPerMinute) || k.rateLimitPerMinute === null) &&
     isNumber(k.orgRateLimitPerMinute) &&
     isNumber(k.rateLimitBurst) &&
-    isNumber(k.maxConcurrentPredictions)
+    isNumber(k.maxConcurrentPredictions) &&
+    (isNumber(k.monthlyQuotaUnits) || k.monthlyQuotaUnits === null) &&
+    (k.quotaOverage === 'block' || k.quotaOverage === 'allow')
   );
 }
 

@@ -9,5 +9,7 @@ export interface UsageEventInput {
   units: number;
   unitType: string;
   mode: KeyMode;
+  /** The `model` dimension: "name@version" of the serving models joined by "+" ("" when none). */
+  model: string;
   occurredAt: Date;
 }

@@ -2,7 +2,7 @@ export { toPredictionView, isTerminal, TERMINAL_STATUSES, type PredictionView, t
 export { parsePreferWait, MAX_WAIT_SECONDS } from './prefer-wait.js';
 export { PredictionsRepository, type TenantScope, type KeyScope, type UnfinishedPrediction } from './predictions.repository.js';
 export { PredictionLifecycle, jobDataOf, type RunSpec, type Submitter, type Submission, type SubmitResult, type Success } from './lifecycle.js';
-export { LIFECYCLE_EVENT_TYPES, type LifecycleConsumer, type LifecycleEvent, type LifecycleEventType, type LifecycleEventData, type OutboxPosition } from './lifecycle-events.js';
+export { LIFECYCLE_EVENT_TYPES, type LifecycleConsumer, type LifecycleEvent, type LifecycleEventType, type LifecycleEventData, type EventModel, type OutboxPosition } from './lifecycle-events.js';
 export { deliverOnce, OUTBOX_APPEND_LOCK_SQL, outboxHead, readEvents, leaseConsumer, savePosition, releaseConsumer, pruneEvents, type DeliveryResult } from './outbox.js';
 export { decideFailure, DEFAULT_FAILURE, type FailureDecision, type PredictionError } from './failure-decision.js';
 export { PredictionEvents } from './prediction-events.js';

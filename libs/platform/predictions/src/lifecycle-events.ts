@@ -16,10 +16,18 @@ interface EventSubject {
   featureVersion: string;
 }
 
+/** A model that served a prediction (`sha256`: the artifact's digest, when known). */
+export interface EventModel {
+  name: string;
+  version: string;
+  sha256?: string;
+}
+
 export interface LifecycleEventData {
   'prediction.created': EventSubject & { pool: string };
   'prediction.started': EventSubject & { attempt: number };
-  'prediction.succeeded': EventSubject & { units: number; unitType: string };
+  /** `models`: what served it (the usage `model` dimension; older events may lack it). */
+  'prediction.succeeded': EventSubject & { units: number; unitType: string; models: EventModel[] };
   'prediction.failed': EventSubject & { error: { code: string; message: string } };
   'prediction.canceled': EventSubject;
 }
@@ -50,6 +58,8 @@ export interface OutboxPosition {
 export interface LifecycleConsumer {
   /** Stable name: the consumer's position is kept under it. */
   readonly name: string;
+  /** Events read per round (default 200); a consumer that writes a round in one statement reads more. */
+  readonly batchSize?: number;
   /** The event types it wants (all when absent); others are skipped, the position still moves. */
   readonly types?: readonly LifecycleEventType[];
   handle(event: LifecycleEvent): Promise<void>;

@@ -70,7 +70,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnApplicationSh
           await pause(this.config.env.OUTBOX_POLL_MS);
           continue;
         }
-        const round = await deliverOnce(this.db, consumer, this.owner, { batch: OUTBOX_BATCH, leaseMs: LEASE_MS });
+        const round = await deliverOnce(this.db, consumer, this.owner, { batch: consumer.batchSize ?? OUTBOX_BATCH, leaseMs: LEASE_MS });
         more = round.more;
         caughtUp = round.leased && !round.more ? (round.position?.seq ?? null) : null;
         renewAt = Date.now() + LEASE_MS / 3;

@@ -101,14 +101,14 @@ export function startPrediction(db: PrismaClient, id: string, orgId: string, att
   );
 }
 
-export function succeedPrediction(db: PrismaClient, id: string, orgId: string, r: { output: unknown; metrics: unknown; models: unknown; units: number; unitType: string }, at: Date, eventId: string) {
+export function succeedPrediction(db: PrismaClient, id: string, orgId: string, r: { output: unknown; metrics: unknown; models: { name: string; version: string; sha256?: string }[]; units: number; unitType: string }, at: Date, eventId: string) {
   return transition(
     db,
     Prisma.sql`${byId(id, orgId)} AND "status" = 'processing'`,
     Prisma.sql`"status" = 'succeeded', "output" = ${jsonb(r.output)}, "metrics" = ${jsonb(r.metrics)}, "models" = ${jsonb(r.models)}, "units" = ${r.units}::int, "completedAt" = ${utc(at)}, "error" = NULL`,
     eventId,
     'prediction.succeeded',
-    { units: r.units, unitType: r.unitType },
+    { units: r.units, unitType: r.unitType, models: r.models.map((m) => ({ name: m.name, version: m.version, ...(m.sha256 !== undefined ? { sha256: m.sha256 } : {}) })) },
   );
 }
 

@@ -24,7 +24,7 @@ describe('settlementOf', () => {
   const base = { id: 'e', orgId: 'o', predictionId: 'p', occurredAt: new Date() };
   const subject = { apiKeyId: 'k', mode: 'live' as const, feature: 'f', featureVersion: '1' };
   it('a success settles to its units, a failure or cancellation gives the reservation back, other events do nothing', () => {
-    expect(settlementOf({ ...base, type: 'prediction.succeeded', data: { ...subject, units: 4, unitType: 'image' } })).toEqual({ actual: 4 });
+    expect(settlementOf({ ...base, type: 'prediction.succeeded', data: { ...subject, units: 4, unitType: 'image', models: [] } })).toEqual({ actual: 4 });
     expect(settlementOf({ ...base, type: 'prediction.failed', data: { ...subject, error: { code: 'x', message: 'y' } } })).toEqual({ actual: null });
     expect(settlementOf({ ...base, type: 'prediction.canceled', data: subject })).toEqual({ actual: null });
     expect(settlementOf({ ...base, type: 'prediction.started', data: { ...subject, attempt: 1 } })).toBeUndefined();

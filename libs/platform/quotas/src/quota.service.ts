@@ -77,14 +77,17 @@ export class QuotaService {
 
   /**
    * Reserves `units` for the prediction `predictionId` (its UUIDv7 dates it into a period), or
-   * throws 429 quota_exceeded. A second reservation of the same id changes nothing.
+   * throws 429 quota_exceeded. A second reservation of the same id changes nothing. `plan`: the
+   * live limit as the caller's verified API key carries it (the key cache is invalidated on every
+   * gateway when the plan changes, so a plan change applies within a second); without it the
+   * plan is read (cached QUOTA_PLAN_CACHE_MS).
    */
-  async reserve(scope: QuotaScope, predictionId: string, units: number): Promise<QuotaOutcome> {
+  async reserve(scope: QuotaScope, predictionId: string, units: number, plan?: QuotaLimit): Promise<QuotaOutcome> {
     // Fail fast (the queue is on the same Redis: nothing could be enqueued anyway) instead of waiting in ioredis' offline queue.
     if (this.redis.redis.status !== 'ready') throw new ProblemError('queue_unavailable', 'The queue is unreachable right now; retry shortly.', { headers: { 'retry-after': '5' } });
     const now = new Date(uuidv7Timestamp(predictionId));
     const period = monthPeriod(now);
-    const q = await this.limitFor(scope);
+    const q = plan && scope.mode === 'live' ? plan : await this.limitFor(scope);
     const keys = this.keys(scope, period);
     const args = [String(units), String(q.limit ?? -1), q.overage, predictionId];
     let r = await this.evalScript(RESERVE_SCRIPT, keys, args);

@@ -19,6 +19,7 @@ export const PERMISSIONS = [
   'webhooks:write',
   'billing:read',
   'billing:write',
+  'billing:manage',
   'usage:read',
   'audit:read',
 ] as const;
@@ -32,6 +33,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<RoleName, readonly Permission[]>>
   owner: ALL,
   admin: ALL,
   developer: [...READ_ONLY, 'keys:read', 'keys:write', 'models:write', 'webhooks:read', 'webhooks:write'],
+  // billing:manage (changing the plan) stays with owners and admins.
   billing: [...READ_ONLY, 'billing:read', 'billing:write'],
   viewer: READ_ONLY,
 };
@@ -71,6 +73,7 @@ export const TEST_KEY_RULES: Readonly<Record<Permission, TestModeRule>> = {
   'webhooks:write': 'never',
   'billing:read': 'allowed',
   'billing:write': 'never',
+  'billing:manage': 'never',
   'usage:read': 'allowed',
   'audit:read': 'allowed',
 };

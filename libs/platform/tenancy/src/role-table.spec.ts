@@ -8,7 +8,7 @@ describe('role table', () => {
   it('has one row per permission; owners and admins hold all, viewers read only', () => {
     const lines = roleTableMarkdown().split('\n');
     expect(lines[0]).toBe('| Permission | owner | admin | developer | billing | viewer | key `predict` | key `usage:read` | key `keys:write` | key `admin` | `sk_test_` key |');
-    expect(lines).toHaveLength(2 + 13);
+    expect(lines).toHaveLength(2 + 14);
     expect(lines).toContain('| `members:write` | ✓ | ✓ |  |  |  |  |  |  | ✓ | never |');
     expect(lines).toContain('| `org:read` | ✓ | ✓ | ✓ | ✓ | ✓ |  | ✓ | ✓ | ✓ | as its scopes |');
     expect(lines).toContain('| `keys:write` | ✓ | ✓ | ✓ |  |  |  |  | ✓ | ✓ | test keys only |');

@@ -10,7 +10,7 @@ const key = (mode: 'live' | 'test', scopes: string[] = ['admin']): Actor => ({ k
 
 describe('test-mode keys never administer (issue 9, item 1)', () => {
   it('declares the administrative permissions once: org settings, members, models, webhooks, billing', () => {
-    expect([...ADMINISTRATIVE_PERMISSIONS].sort()).toEqual(['billing:write', 'members:write', 'models:write', 'org:write', 'webhooks:write']);
+    expect([...ADMINISTRATIVE_PERMISSIONS].sort()).toEqual(['billing:manage', 'billing:write', 'members:write', 'models:write', 'org:write', 'webhooks:write']);
     expect(TEST_KEY_RULES['keys:write']).toBe('test_keys_only');
     for (const p of PERMISSIONS) expect(['allowed', 'test_keys_only', 'never']).toContain(TEST_KEY_RULES[p]);
   });

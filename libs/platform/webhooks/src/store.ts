@@ -17,8 +17,8 @@ export interface NewWebhookMessage<T = unknown> {
   payload: T;
 }
 
-/** Stores messages for delivery as soon as the loop sees them; duplicates (by dedupeKey) are skipped. Returns how many are new. */
-export async function enqueueMessages<T>(db: PrismaClient, messages: readonly NewWebhookMessage<T>[], now = new Date()): Promise<number> {
+/** Stores messages for delivery as soon as the loop sees them (also inside a caller's transaction); duplicates (by dedupeKey) are skipped. Returns how many are new. */
+export async function enqueueMessages<T>(db: Pick<PrismaClient, 'webhookMessage'> | Pick<Prisma.TransactionClient, 'webhookMessage'>, messages: readonly NewWebhookMessage<T>[], now = new Date()): Promise<number> {
   if (messages.length === 0) return 0;
   const { count } = await db.webhookMessage.createMany({
     data: messages.map((m) => ({ id: uuidv7(), orgId: m.orgId, endpointId: m.endpointId, url: m.url, eventType: m.eventType, dedupeKey: m.dedupeKey, payload: m.payload as object, nextAttemptAt: now })),
