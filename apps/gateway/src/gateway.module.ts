@@ -18,6 +18,7 @@ import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
+import { StripeBillingModule } from '#platform/stripe-billing';
 import { ApiKeysController } from './api-keys/api-keys.controller.js';
 import { AuditLogController } from './audit/audit-log.controller.js';
 import { AuthController } from './auth/auth.controller.js';
@@ -37,7 +38,7 @@ import { V2Service } from './v2/v2.service.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule, StripeBillingModule],
   controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
   providers: [
     Admission,

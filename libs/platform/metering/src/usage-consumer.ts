@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PrismaClient } from '#infra/db';
 import type { LifecycleConsumer, LifecycleEvent } from '#platform/predictions';
 import type { UsageEventInput } from './usage-event.js';
+import { USAGE_OUTBOX, type UsageOutbox } from './usage-outbox.js';
 
 /** The usage event a `prediction.succeeded` derives (its id is the prediction id); null for other events. */
 export function usageOf(event: LifecycleEvent): UsageEventInput | null {
@@ -21,15 +22,30 @@ export class UsageConsumer implements LifecycleConsumer {
   readonly name = 'usage';
   readonly types = ['prediction.succeeded'] as const;
 
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    @Optional() @Inject(USAGE_OUTBOX) private readonly outbox?: UsageOutbox,
+  ) {}
 
   async handle(event: LifecycleEvent): Promise<void> {
     await this.handleBatch([event]);
   }
 
-  /** One INSERT for a round's events; duplicates (redeliveries) are skipped by id. */
+  /**
+   * One INSERT for a round's events; duplicates (redeliveries) are skipped by id. With an
+   * outbox (Stripe mode) its rows are written in the same transaction as the ledger rows.
+   */
   async handleBatch(events: LifecycleEvent[]): Promise<void> {
     const data = events.map(usageOf).filter((u): u is UsageEventInput => u !== null);
-    if (data.length) await this.db.usageEvent.createMany({ data, skipDuplicates: true });
+    if (!data.length) return;
+    const outbox = this.outbox;
+    if (!outbox) {
+      await this.db.usageEvent.createMany({ data, skipDuplicates: true });
+      return;
+    }
+    await this.db.$transaction(async (tx) => {
+      await tx.usageEvent.createMany({ data, skipDuplicates: true });
+      await outbox.append(tx, data);
+    });
   }
 }

@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { AppConfig } from '#infra/config';
+import { USAGE_OUTBOX } from '#platform/metering';
+import { StripeCustomers } from './customers.js';
+import { MeterOutbox } from './meter-outbox.js';
+import { STRIPE_API, stripeApiFactory } from './stripe-context.js';
+
+/**
+ * Stripe mode (STRIPE_SECRET_KEY set): the client, the customers, the meter outbox (also
+ * provided as the usage consumer's USAGE_OUTBOX). In ledger-only mode STRIPE_API and
+ * USAGE_OUTBOX are null: nothing is written for Stripe and nothing is sent.
+ */
+@Module({
+  providers: [
+    { provide: STRIPE_API, useFactory: stripeApiFactory, inject: [AppConfig] },
+    StripeCustomers,
+    MeterOutbox,
+    { provide: USAGE_OUTBOX, useFactory: (config: AppConfig, outbox: MeterOutbox) => (config.env.STRIPE_SECRET_KEY ? outbox : null), inject: [AppConfig, MeterOutbox] },
+  ],
+  exports: [STRIPE_API, StripeCustomers, MeterOutbox, USAGE_OUTBOX],
+})
+export class StripeBillingModule {}
