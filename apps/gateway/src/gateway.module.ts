@@ -18,7 +18,9 @@ import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
 import { InferenceQueues, QueueModule, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
-import { StripeBillingModule } from '#platform/stripe-billing';
+import { Reconciliation, StripeBillingModule } from '#platform/stripe-billing';
+import { BillingController } from './billing/billing.controller.js';
+import { StripeRawBody, StripeWebhookController } from './billing/stripe-webhook.controller.js';
 import { ApiKeysController } from './api-keys/api-keys.controller.js';
 import { AuditLogController } from './audit/audit-log.controller.js';
 import { AuthController } from './auth/auth.controller.js';
@@ -39,7 +41,7 @@ import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule, StripeBillingModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController, BillingController, StripeWebhookController],
   providers: [
     Admission,
     PredictionsService,
@@ -56,6 +58,8 @@ import { WebhooksController } from './webhooks/webhooks.controller.js';
     { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, concurrency: ConcurrencyConsumer, webhooks: PredictionWebhooksConsumer) => [usage, quota, concurrency, webhooks], inject: [UsageConsumer, QuotaConsumer, ConcurrencyConsumer, PredictionWebhooksConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
+    Reconciliation,
+    StripeRawBody,
   ],
 })
 export class GatewayModule implements OnModuleInit {

@@ -255,7 +255,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
           expiresAt: true,
           revokedAt: true,
           rateLimitPerMinute: true,
-          org: { select: { plan: { select: { queuePriority: true, rateLimitPerMinute: true, rateLimitBurst: true, maxConcurrentPredictions: true } } } },
+          org: { select: { billingStatus: true, plan: { select: { queuePriority: true, rateLimitPerMinute: true, rateLimitBurst: true, maxConcurrentPredictions: true } } } },
         },
       });
     } catch (e) {
@@ -275,6 +275,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
         orgRateLimitPerMinute: row.org.plan.rateLimitPerMinute,
         rateLimitBurst: row.org.plan.rateLimitBurst,
         maxConcurrentPredictions: row.org.plan.maxConcurrentPredictions,
+        billingStatus: row.org.billingStatus,
       },
     };
     return cached;

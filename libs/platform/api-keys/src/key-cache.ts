@@ -18,6 +18,8 @@ export interface AuthenticatedKey {
   orgRateLimitPerMinute: number;
   rateLimitBurst: number;
   maxConcurrentPredictions: number;
+  /** The organization's billing status (Stripe mode): a suspended organization's predictions answer 402. */
+  billingStatus: 'active' | 'past_due' | 'suspended';
 }
 
 /** A verified key with the digest it was stored under (compared again in constant time). */
@@ -68,7 +70,8 @@ function isAuthenticatedKey(v: unknown): v is AuthenticatedKey {
     (isNumber(k.rateLimitPerMinute) || k.rateLimitPerMinute === null) &&
     isNumber(k.orgRateLimitPerMinute) &&
     isNumber(k.rateLimitBurst) &&
-    isNumber(k.maxConcurrentPredictions)
+    isNumber(k.maxConcurrentPredictions) &&
+    (k.billingStatus === 'active' || k.billingStatus === 'past_due' || k.billingStatus === 'suspended')
   );
 }
 

@@ -28,5 +28,4 @@ export function dueForSuspension(s: BillingState, now: Date): boolean {
 }
 
 /** Tenant webhook event types the Stripe side emits (via #platform/webhooks' engine). */
-export const STRIPE_TENANT_EVENT_TYPES = ['invoice.created', 'invoice.paid', 'invoice.payment_failed', 'organization.suspended', 'organization.restored'] as const;
-export type StripeTenantEventType = (typeof STRIPE_TENANT_EVENT_TYPES)[number];
+export type StripeTenantEventType = 'invoice.created' | 'invoice.paid' | 'invoice.payment_failed' | 'organization.suspended' | 'organization.restored';
