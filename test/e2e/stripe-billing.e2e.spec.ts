@@ -92,6 +92,8 @@ async function allSucceeded(ids: string[], timeoutMs = 60_000): Promise<void> {
 
 describe('Stripe meter events through the outbox: billed exactly once', () => {
   it('a prediction retried three times (same Idempotency-Key) and its usage redelivered bills once', async () => {
+    // Stripe rate-limits the first sends (429), then recovers.
+    stripe.fail(429, 3, /^\/v1\/billing\/meter_events$/);
     const idem = `retry-${randomBytes(6).toString('hex')}`;
     const ids = [await submit({ 'idempotency-key': idem })];
     for (let i = 0; i < 3; i++) ids.push(await submit({ 'idempotency-key': idem }));
@@ -128,6 +130,9 @@ describe('Stripe meter events through the outbox: billed exactly once', () => {
     expect(usage).toBe(ids.length);
     expect(await db.prisma.stripeMeterOutbox.count({ where: { id: { in: ids } } })).toBe(ids.length);
     await expectBilledExactly(db.prisma, stripe, orgId);
+    // The killed worker's jobs ran again on the new one (started twice), still billed once.
+    const starts = await db.prisma.predictionEvent.groupBy({ by: ['predictionId'], where: { predictionId: { in: ids }, type: 'prediction.started' }, _count: true });
+    expect(starts.filter((s) => s._count >= 2).length).toBeGreaterThan(0);
   }, 400_000);
 
   it('Stripe down for a whole run, then up: every usage event reaches it exactly once', async () => {

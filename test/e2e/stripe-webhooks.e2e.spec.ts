@@ -44,6 +44,7 @@ beforeAll(async () => {
     STRIPE_SECRET_KEY: 'sk_test_fake',
     STRIPE_WEBHOOK_SECRET: SECRET,
     STRIPE_API_BASE: stripe.url,
+    STRIPE_PRICE_IDS: 'pro=price_pro_metered',
     STRIPE_METER_FLUSH_MS: '100',
     STRIPE_RETRY_MAX_MS: '500',
     BILLING_GRACE_PERIOD_HOURS: '0.0005', // 1.8 s
@@ -185,6 +186,39 @@ describe('POST /webhooks/stripe', () => {
     expect((await deliver(signedStripeEvent(SECRET, 'invoice.paid', paid))).status).toBe(200);
     expect((await deliver(failedEarlier)).status).toBe(200);
     expect((await db.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { billingStatus: true } })).billingStatus).toBe('active');
+  });
+});
+
+describe('checkout, portal, billing status, invoices (Stripe mode)', () => {
+  it('answers Stripe-hosted URLs for the organization’s customer; checkout completion applies the subscription read back', async () => {
+    const org = await insertOrg(db.prisma, `org-${randomBytes(4).toString('hex')}`);
+    const admin = (await insertApiKey(db.prisma, PEPPER, org.id, { mode: 'live', scopes: ['admin'] })).secret;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${gateway.url}/v1/orgs/${org.id}${path}`, { method, headers: { authorization: `Bearer ${admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const checkout = await call('POST', '/billing/checkout', { plan: 'pro' });
+    expect(checkout.status).toBe(200);
+    expect(checkout.json.url).toMatch(/^https:\/\/checkout\.stripe\.test\//);
+    const customer = (await db.prisma.organization.findUniqueOrThrow({ where: { id: org.id }, select: { stripeCustomerId: true } })).stripeCustomerId!;
+    expect(customer).toMatch(/^cus_/);
+    const sent = stripe.requests.filter((r) => r.path === '/v1/checkout/sessions').at(-1)!;
+    expect(sent.body).toMatchObject({ mode: 'subscription', customer, client_reference_id: org.id, line_items: { '0': { price: 'price_pro_metered' } } });
+    expect((await call('POST', '/billing/checkout', { plan: 'platinum' })).json.code).toBe('validation_failed');
+    const portal = await call('POST', '/billing/portal');
+    expect(portal.status).toBe(200);
+    expect(portal.json.url).toMatch(/^https:\/\/billing\.stripe\.test\//);
+    // One customer per organization: the second call reused it.
+    expect(stripe.requests.filter((r) => r.path === '/v1/customers' && r.body['metadata'] && (r.body['metadata'] as Record<string, string>)['org_id'] === org.id).length).toBe(1);
+    // Checkout completed: the subscription is read back from Stripe and its plan applied.
+    const sub = stripe.putSubscription({ id: `sub_${randomBytes(6).toString('hex')}`, customer, status: 'active', plan: 'pro', orgId: org.id });
+    const done = signedStripeEvent(SECRET, 'checkout.session.completed', { id: 'cs_1', object: 'checkout.session', customer, client_reference_id: org.id, subscription: sub['id'] });
+    expect((await deliver(done)).status).toBe(200);
+    const billing = await call('GET', '/billing');
+    expect(billing.json).toEqual({ object: 'billing', mode: 'stripe', status: 'active', grace_until: null, plan: { key: 'pro', name: expect.any(String) }, subscription: { id: sub['id'], status: 'active' } });
+    stripe.putInvoice({ id: `in_${randomBytes(6).toString('hex')}`, customer, status: 'paid', amountDue: 990 });
+    const invoices = await call('GET', '/billing/invoices');
+    expect(invoices.json).toMatchObject({ object: 'list', has_more: false, data: [{ object: 'invoice', status: 'paid', amount_due: 990, currency: 'usd' }] });
   });
 });
 
