@@ -86,6 +86,9 @@ const ATTACKS: Attack[] = [
   { route: 'PATCH /v1/orgs/:org/webhook-endpoints/:id', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-endpoints/${await addWebhookEndpoint(env.db.prisma, orgId)}`, body: { url: 'https://attacker.test/collect' } }) },
   { route: 'DELETE /v1/orgs/:org/webhook-endpoints/:id', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-endpoints/${await addWebhookEndpoint(env.db.prisma, orgId)}` }) },
   { route: 'POST /v1/orgs/:org/webhook-secret/rotate', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-secret/rotate` }) },
+  // Billing (Stripe mode): a test key must not start a checkout or open the customer portal.
+  { route: 'POST /v1/orgs/:org/billing/checkout', make: async () => ({ path: `/v1/orgs/${orgId}/billing/checkout`, body: { plan: 'pro' } }) },
+  { route: 'POST /v1/orgs/:org/billing/portal', make: async () => ({ path: `/v1/orgs/${orgId}/billing/portal` }) },
   { route: 'POST /v1/orgs/:org/webhook-messages/:id/replay', make: async () => ({ path: `/v1/orgs/${orgId}/webhook-messages/${await addWebhookMessage(env.db.prisma, orgId)}/replay` }) },
   // Billing: a test key must not move the organization to another plan (and its prices).
   { route: 'PUT /v1/orgs/:org/plan', make: async () => ({ path: `/v1/orgs/${orgId}/plan`, body: { plan: 'enterprise' } }) },

@@ -52,7 +52,7 @@ describe('cached API keys in Redis', () => {
     const key = await createKey(a, attackerOrg, ['usage:read']);
     const { name, raw, digest } = await cachedEntry(key);
     expect(raw).toMatch(/^s1\./); // entries are signed
-    const forged = { d: digest, k: { keyId: '00000000-0000-7000-8000-000000000001', orgId: victimOrg, mode: 'live', scopes: ['admin'], expiresAt: null, queuePriority: 1, rateLimitPerMinute: null, orgRateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: null, quotaOverage: 'allow' } };
+    const forged = { d: digest, k: { keyId: '00000000-0000-7000-8000-000000000001', orgId: victimOrg, mode: 'live', scopes: ['admin'], expiresAt: null, queuePriority: 1, rateLimitPerMinute: null, orgRateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: null, quotaOverage: 'allow', billingStatus: 'active' } };
     const signedPart = raw.slice(0, raw.indexOf('.', 3) + 1);
     for (const value of [JSON.stringify(forged), signedPart + JSON.stringify(forged)]) {
       await a.redis.set(name, value, 'PX', 60_000);

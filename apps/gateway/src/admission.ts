@@ -4,6 +4,7 @@ import { uuidv7 } from '#infra/db';
 import { isTerminal, type PredictionStatus } from '#platform/predictions';
 import { QuotaService, type QuotaOutcome } from '#platform/quotas';
 import { ConcurrencyLimiter } from '#platform/rate-limits';
+import { ProblemError } from '#infra/errors';
 
 /**
  * Admission of a new prediction, the same for `POST /v1/predictions` and v2 infer: a slot of the
@@ -19,6 +20,12 @@ export class Admission {
   ) {}
 
   async admit<R extends { id: string; status: PredictionStatus }>(key: AuthenticatedKey, units: number, waitMs: number, submit: (id: string) => Promise<R>): Promise<{ record: R; quota: QuotaOutcome }> {
+    if (key.billingStatus === 'suspended') {
+      // Stripe mode: the grace period after a failed payment ended (README "Stripe mode").
+      throw new ProblemError('org_suspended', 'This organization is suspended: an invoice payment failed and its grace period has ended. Pay the open invoice (POST /v1/orgs/{org}/billing/portal gives a link); service is restored as soon as Stripe reports the payment.', {
+        extensions: { billing_status: 'suspended' },
+      });
+    }
     const id = uuidv7();
     const scope = { orgId: key.orgId, mode: key.mode };
     const slot = await this.concurrency.acquire(key, waitMs); // 429 concurrency_limited

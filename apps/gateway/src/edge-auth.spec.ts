@@ -1,9 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { bodyLimitOf, edgeAuthOf, refuseNonOctetStream } from './edge-auth.js';
+import { bodyLimitOf, edgeAuthOf, refuseNonOctetStream, SIGNATURE_GUARDED_ROUTES } from './edge-auth.js';
 
 describe('edge rules (issue 9 item 4)', () => {
   it('needs a key on key routes, a key or a session on organization routes, a session on session routes', () => {
     expect(edgeAuthOf('POST', '/v1/predictions')).toBe('api_key');
+    // Public, guarded by the Stripe-Signature over the raw body.
+    expect(edgeAuthOf('POST', '/webhooks/stripe')).toBe('none');
+    expect(SIGNATURE_GUARDED_ROUTES).toEqual(['POST /webhooks/stripe']);
     expect(edgeAuthOf('POST', '/v1/predictions/:id/cancel')).toBe('api_key');
     expect(edgeAuthOf('GET', '/v1/features/:name')).toBe('api_key');
     expect(edgeAuthOf('GET', '/v1/models')).toBe('api_key');

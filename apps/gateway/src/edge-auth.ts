@@ -17,10 +17,19 @@ export type EdgeAuth = 'api_key' | 'key_or_session' | 'session' | 'none';
 
 const under = (url: string, prefix: string): boolean => url === prefix || url.startsWith(`${prefix}/`);
 
+/**
+ * Stripe's webhook receiver: public (Stripe holds no API key), guarded by the Stripe-Signature
+ * checked on the raw body (#platform/stripe-billing); answers 400 invalid_signature otherwise.
+ */
+export const STRIPE_WEBHOOK_ROUTE = '/webhooks/stripe';
+/** Routes with no key or session whose guard is a signature over the body ("METHOD /pattern"). */
+export const SIGNATURE_GUARDED_ROUTES: readonly string[] = [`POST ${STRIPE_WEBHOOK_ROUTE}`];
+
 /** The edge rule of a route, by its Fastify pattern (e.g. "/v1/orgs/:org/api-keys"). Pure. */
 export function edgeAuthOf(method: string, route: string): EdgeAuth {
   // Probes call the protocol's health routes without a key.
   if (route === '/v2/health/live' || route === '/v2/health/ready') return 'none';
+  if (SIGNATURE_GUARDED_ROUTES.includes(`${method} ${route}`)) return 'none';
   if (under(route, '/v1/predictions') || under(route, '/v1/features') || under(route, '/v1/models') || under(route, '/v2')) return 'api_key';
   if (route === '/v1/orgs') return method === 'GET' ? 'key_or_session' : 'session';
   if (under(route, '/v1/orgs')) return 'key_or_session';
@@ -37,6 +46,7 @@ const UPLOAD_ROUTE = '/v1/orgs/:org/models/:name/versions/:version';
  */
 export function bodyLimitOf(method: string, route: string, managementLimit: number): number | undefined {
   if (method === 'POST' && route === UPLOAD_ROUTE) return undefined;
+  if (route === STRIPE_WEBHOOK_ROUTE) return managementLimit;
   if (under(route, '/v1/orgs') || under(route, '/v1/auth') || under(route, '/v1/invitations') || route === '/v1/me') return managementLimit;
   return undefined;
 }

@@ -20,6 +20,9 @@ import { ConcurrencyConsumer, RateLimitsModule } from '#platform/rate-limits';
 import { InferenceQueues, QueueModule, registerArrivalCounter, registerQueueDepthGauge } from '#infra/queue';
 import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
+import { Reconciliation, StripeBillingModule } from '#platform/stripe-billing';
+import { BillingController } from './billing/billing.controller.js';
+import { StripeRawBody, StripeWebhookController } from './billing/stripe-webhook.controller.js';
 import { ApiKeysController } from './api-keys/api-keys.controller.js';
 import { AuditLogController } from './audit/audit-log.controller.js';
 import { AuthController } from './auth/auth.controller.js';
@@ -42,8 +45,8 @@ import { LedgerBillingService } from './billing/ledger.service.js';
 import { UsageRetention, UsageService } from '#platform/usage';
 
 @Module({
-  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, FeatureRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController, LedgerBillingController],
+  imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, FeatureRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule, StripeBillingModule],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController, LedgerBillingController, BillingController, StripeWebhookController],
   providers: [
     Admission,
     PredictionsService,
@@ -63,6 +66,8 @@ import { UsageRetention, UsageService } from '#platform/usage';
     { provide: LIFECYCLE_CONSUMERS, useFactory: (usage: UsageConsumer, quota: QuotaConsumer, concurrency: ConcurrencyConsumer, webhooks: PredictionWebhooksConsumer) => [usage, quota, concurrency, webhooks], inject: [UsageConsumer, QuotaConsumer, ConcurrencyConsumer, PredictionWebhooksConsumer] },
     OutboxDispatcher,
     PredictionRecovery,
+    Reconciliation,
+    StripeRawBody,
   ],
 })
 export class GatewayModule implements OnModuleInit {

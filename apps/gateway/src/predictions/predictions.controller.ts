@@ -28,7 +28,7 @@ export class PredictionsController {
       201: { description: 'Finished within the wait (succeeded, failed or canceled)', schema: 'Prediction' },
       202: { description: 'Accepted; poll the Location', schema: 'Prediction' },
     },
-    problems: ['invalid_header', 'feature_not_found', 'conflict', 'idempotency_in_flight', 'idempotency_key_reused', 'quota_exceeded', 'concurrency_limited', 'model_unavailable', 'queue_unavailable'],
+    problems: ['invalid_header', 'feature_not_found', 'conflict', 'idempotency_in_flight', 'idempotency_key_reused', 'quota_exceeded', 'concurrency_limited', 'org_suspended', 'model_unavailable', 'queue_unavailable'],
   })
   async create(
     @CurrentKey() key: AuthenticatedKey,

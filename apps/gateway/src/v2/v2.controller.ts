@@ -126,7 +126,7 @@ export class V2Controller {
   @ApiContract({
     body: { schema: { json: INFER_REQUEST_SCHEMA }, name: 'V2InferRequest' },
     responses: { 200: { description: 'The outputs', schema: 'V2InferResponse' } },
-    problems: ['bad_request', 'model_not_found', 'invalid_tensor', 'model_error', 'model_timeout', 'model_memory_exceeded', 'quota_exceeded', 'concurrency_limited', 'model_unavailable', 'queue_unavailable', 'conflict', 'internal_error', 'prediction_timeout'],
+    problems: ['bad_request', 'model_not_found', 'invalid_tensor', 'model_error', 'model_timeout', 'model_memory_exceeded', 'quota_exceeded', 'concurrency_limited', 'org_suspended', 'model_unavailable', 'queue_unavailable', 'conflict', 'internal_error', 'prediction_timeout'],
   })
   async infer(@CurrentKey() key: AuthenticatedKey, @Param('name') name: string, @Body() body: unknown, @Headers('prefer') prefer: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<V2InferResponse> {
     return this.runInfer(key, name, undefined, body, prefer, reply);
@@ -140,7 +140,7 @@ export class V2Controller {
   @ApiContract({
     body: { schema: { json: INFER_REQUEST_SCHEMA }, name: 'V2InferRequest' },
     responses: { 200: { description: 'The outputs', schema: 'V2InferResponse' } },
-    problems: ['bad_request', 'model_not_found', 'invalid_tensor', 'model_error', 'model_timeout', 'model_memory_exceeded', 'quota_exceeded', 'concurrency_limited', 'model_unavailable', 'queue_unavailable', 'conflict', 'internal_error', 'prediction_timeout'],
+    problems: ['bad_request', 'model_not_found', 'invalid_tensor', 'model_error', 'model_timeout', 'model_memory_exceeded', 'quota_exceeded', 'concurrency_limited', 'org_suspended', 'model_unavailable', 'queue_unavailable', 'conflict', 'internal_error', 'prediction_timeout'],
   })
   async inferVersion(
     @CurrentKey() key: AuthenticatedKey,

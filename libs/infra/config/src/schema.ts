@@ -161,6 +161,36 @@ export const envSchema = z
     /** Webhooks: after a secret rotation, how long the previous secret still signs (a second signature). */
     WEBHOOK_SECRET_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
 
+    /** Stripe mode: the secret key (sk_live_… / sk_test_…); unset = ledger-only billing (nothing is sent to Stripe). */
+    STRIPE_SECRET_KEY: z.string().min(1).optional(),
+    /** Stripe mode: the webhook endpoint's signing secret (whsec_…) that POST /webhooks/stripe checks signatures with. */
+    STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+    /** Stripe mode: another API address (a local Stripe-compatible server, e.g. http://127.0.0.1:12111); default Stripe's. */
+    STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
+    /** Stripe mode: the Billing Meter's event name usage is sent under (the meter must aggregate by sum). */
+    STRIPE_METER_EVENT_NAME: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'letters, digits, _ . : -').default('stratum_units'),
+    /** Stripe mode: the recurring (metered) price each plan's Checkout subscribes to, as plan=price pairs ("pro=price_123,enterprise=price_456"). */
+    STRIPE_PRICE_IDS: csv
+      .refine((list) => list.every((p) => /^[a-z0-9_-]+=[A-Za-z0-9_]+$/.test(p)), 'comma-separated plan=price_id pairs')
+      .transform((list) => Object.fromEntries(list.map((p) => p.split('=') as [string, string])) as Record<string, string>)
+      .default({}),
+    /** Stripe mode: where Checkout and the Customer Portal send the user back. */
+    STRIPE_RETURN_URL: z.url().default('http://127.0.0.1:3000/'),
+    /** Stripe mode: how often the meter outbox is flushed (usage is aggregated per organization over this window). */
+    STRIPE_METER_FLUSH_MS: z.coerce.number().int().min(10).max(600_000).default(2_000),
+    /** Stripe mode: the most usage events summed into one meter event. */
+    STRIPE_METER_BATCH_MAX: z.coerce.number().int().min(1).max(100_000).default(1_000),
+    /** Stripe mode: the longest wait between two retries of a meter event Stripe did not accept (exponential backoff from 1 s). */
+    STRIPE_RETRY_MAX_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
+    /** Stripe mode: webhook signatures older than this are refused (replays). */
+    STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(300),
+    /** Stripe mode: how long an organization whose payment failed keeps service (past_due) before it is suspended. */
+    BILLING_GRACE_PERIOD_HOURS: z.coerce.number().min(0).max(24 * 90).default(72),
+    /** How often the billing sweep suspends organizations whose grace period ended. */
+    BILLING_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    /** How often reconciliation compares the ledger, the quota counters and what Stripe acknowledged (0 = never; run it on demand). */
+    BILLING_RECONCILE_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+
     AUTOSCALER_HOST: z.string().min(1).default('127.0.0.1'),
     AUTOSCALER_PORT: port.default(3002),
     AUTOSCALER_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
@@ -203,6 +233,9 @@ export const envSchema = z
     }
     if (env.NODE_ENV === 'production' && env.TRUST_PROXY === true) {
       ctx.addIssue({ code: 'custom', path: ['TRUST_PROXY'], message: 'must not be "true" (trust every proxy) in production: list the proxies\' addresses/CIDRs or give a hop count' });
+    }
+    if (env.STRIPE_SECRET_KEY !== undefined && env.STRIPE_WEBHOOK_SECRET === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message: 'is required with STRIPE_SECRET_KEY (Stripe mode): without it no Stripe webhook could be verified' });
     }
     if (env.AUTOSCALER_MIN_WORKERS > env.AUTOSCALER_MAX_WORKERS) {
       ctx.addIssue({ code: 'custom', path: ['AUTOSCALER_MIN_WORKERS'], message: 'must not exceed AUTOSCALER_MAX_WORKERS' });

@@ -255,7 +255,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
           expiresAt: true,
           revokedAt: true,
           rateLimitPerMinute: true,
-          org: { select: { plan: { select: { queuePriority: true, rateLimitPerMinute: true, rateLimitBurst: true, maxConcurrentPredictions: true, monthlyQuotaUnits: true, quotaOverage: true } } } },
+          org: { select: { billingStatus: true, plan: { select: { queuePriority: true, rateLimitPerMinute: true, rateLimitBurst: true, maxConcurrentPredictions: true, monthlyQuotaUnits: true, quotaOverage: true } } } },
         },
       });
     } catch (e) {
@@ -277,6 +277,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
         maxConcurrentPredictions: row.org.plan.maxConcurrentPredictions,
         monthlyQuotaUnits: row.org.plan.monthlyQuotaUnits,
         quotaOverage: row.org.plan.quotaOverage,
+        billingStatus: row.org.billingStatus,
       },
     };
     return cached;

@@ -7,7 +7,7 @@ const digest = 'a'.repeat(64);
 const other = 'b'.repeat(64);
 const entry: CachedKey = {
   digest,
-  key: { keyId: 'key-1', orgId: 'org-1', mode: 'live', scopes: ['predict'], expiresAt: null, queuePriority: 5, rateLimitPerMinute: Infinity, orgRateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: 100_000, quotaOverage: 'allow' },
+  key: { keyId: 'key-1', orgId: 'org-1', mode: 'live', scopes: ['predict'], expiresAt: null, queuePriority: 5, rateLimitPerMinute: Infinity, orgRateLimitPerMinute: 600, rateLimitBurst: 300, maxConcurrentPredictions: 100, monthlyQuotaUnits: 100_000, quotaOverage: 'allow', billingStatus: 'active' },
 };
 
 describe('signed key-cache entries', () => {

@@ -21,6 +21,8 @@ export interface AuthenticatedKey {
   /** The plan's monthly units (null: no quota) and what happens past them (#platform/quotas). */
   monthlyQuotaUnits: number | null;
   quotaOverage: 'block' | 'allow';
+  /** The organization's billing status (Stripe mode): a suspended organization's predictions answer 402. */
+  billingStatus: 'active' | 'past_due' | 'suspended';
 }
 
 /** A verified key with the digest it was stored under (compared again in constant time). */
@@ -73,7 +75,8 @@ function isAuthenticatedKey(v: unknown): v is AuthenticatedKey {
     isNumber(k.rateLimitBurst) &&
     isNumber(k.maxConcurrentPredictions) &&
     (isNumber(k.monthlyQuotaUnits) || k.monthlyQuotaUnits === null) &&
-    (k.quotaOverage === 'block' || k.quotaOverage === 'allow')
+    (k.quotaOverage === 'block' || k.quotaOverage === 'allow') &&
+    (k.billingStatus === 'active' || k.billingStatus === 'past_due' || k.billingStatus === 'suspended')
   );
 }
 

@@ -1,10 +1,11 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { PrismaClient } from '#infra/db';
 import { MetricsRegistry } from '#infra/metrics';
 import type { LifecycleConsumer, LifecycleEvent } from '#platform/predictions';
 import { modelDimension, reachThresholds, recordUsage } from '#platform/usage';
 import type { UsageEventInput } from './usage-event.js';
+import { USAGE_OUTBOX, type UsageOutbox } from './usage-outbox.js';
 
 /** The usage event a `prediction.succeeded` derives (its id is the prediction id); null for other events. */
 export function usageOf(event: LifecycleEvent): UsageEventInput | null {
@@ -33,6 +34,7 @@ export class UsageConsumer implements LifecycleConsumer {
   constructor(
     private readonly db: PrismaClient,
     @Optional() metrics?: MetricsRegistry,
+    @Optional() @Inject(USAGE_OUTBOX) private readonly outbox?: UsageOutbox,
   ) {
     this.unitsTotal = metrics
       ? ((metrics.registry.getSingleMetric('stratum_usage_units_total') as Counter<'feature' | 'mode'> | undefined) ??
@@ -44,13 +46,18 @@ export class UsageConsumer implements LifecycleConsumer {
     await this.handleBatch([event]);
   }
 
-  /** One transaction per round; duplicates (redeliveries) change nothing. */
+  /**
+   * One transaction per round: the ledger rows and their rollups, the usage thresholds, and
+   * (Stripe mode) the meter outbox rows; duplicates (redeliveries) change nothing.
+   */
   async handleBatch(events: LifecycleEvent[]): Promise<void> {
     const data = events.map(usageOf).filter((u): u is UsageEventInput => u !== null);
     if (!data.length) return;
+    const outbox = this.outbox;
     const recorded = await this.db.$transaction(async (tx) => {
       const rows = await recordUsage(tx, data);
       await reachThresholds(tx, rows);
+      if (outbox) await outbox.append(tx, data);
       return rows;
     }, { maxWait: 10_000, timeout: 60_000 });
     for (const r of recorded) this.unitsTotal?.inc({ feature: r.feature, mode: r.mode }, r.units);

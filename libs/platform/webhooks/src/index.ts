@@ -5,7 +5,7 @@ export { postWebhook, systemResolver, RESPONSE_SNIPPET_BYTES, type PostOutcome, 
 export { enqueueMessages, claimDue, recordAttempt, replayMessage, pruneMessages, type NewWebhookMessage, type ClaimedMessage } from './store.js';
 export { ensureSecret, rotateSecret, signingSecrets } from './secrets.js';
 export { DeliveryEngine, type EngineSettings } from './engine.js';
-export { PREDICTION_WEBHOOK_FILTERS, WEBHOOK_EVENT_TYPES, BILLING_WEBHOOK_EVENT_TYPES, filtersOf, predictionWebhookWants, endpointWants, predictionPayload, type PredictionWebhookPayload } from './prediction-events.js';
+export { PREDICTION_WEBHOOK_FILTERS, WEBHOOK_EVENT_TYPES, BILLING_WEBHOOK_EVENT_TYPES, STRIPE_BILLING_WEBHOOK_EVENT_TYPES, filtersOf, predictionWebhookWants, endpointWants, predictionPayload, type PredictionWebhookPayload } from './prediction-events.js';
 export { PredictionWebhooksConsumer, predictionMessages } from './prediction-consumer.js';
 export { parseCreateEndpoint, parseUpdateEndpoint, webhookUrlProblem, createEndpointBody, updateEndpointBody, webhookPageQuery, webhookMessagesQuery, type EndpointInput } from './endpoint-input.js';
 export { WebhooksService, type EndpointView, type MessageView, type AttemptView, type Page } from './webhooks.service.js';

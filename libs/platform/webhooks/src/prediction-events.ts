@@ -4,11 +4,14 @@ import { LIFECYCLE_EVENT_TYPES, type LifecycleEvent, type LifecycleEventType, ty
 export const PREDICTION_WEBHOOK_FILTERS = ['start', 'output', 'logs', 'completed'] as const;
 export type PredictionWebhookFilter = (typeof PREDICTION_WEBHOOK_FILTERS)[number];
 
-/** Billing events an endpoint may subscribe to (#platform/usage sends them; the Stripe side adds invoice.* and organization.*). */
+/** Billing events from the ledger (#platform/usage sends them). */
 export const BILLING_WEBHOOK_EVENT_TYPES = ['usage.threshold_reached', 'plan.changed'] as const;
 
+/** Billing events from Stripe mode (#platform/stripe-billing emits them through this engine). */
+export const STRIPE_BILLING_WEBHOOK_EVENT_TYPES = ['invoice.created', 'invoice.paid', 'invoice.payment_failed', 'organization.suspended', 'organization.restored'] as const;
+
 /** The event types an organization's endpoint may subscribe to. */
-export const WEBHOOK_EVENT_TYPES: readonly string[] = [...LIFECYCLE_EVENT_TYPES, ...BILLING_WEBHOOK_EVENT_TYPES];
+export const WEBHOOK_EVENT_TYPES: readonly string[] = [...LIFECYCLE_EVENT_TYPES, ...BILLING_WEBHOOK_EVENT_TYPES, ...STRIPE_BILLING_WEBHOOK_EVENT_TYPES];
 
 /**
  * Which filter names a lifecycle event answers to: `start` when the prediction starts running;

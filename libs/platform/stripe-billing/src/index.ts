@@ -1,0 +1,13 @@
+export { OfficialStripeApi, stripeConfig, isPermanent, isDuplicateIdentifier, type StripeApi, type MeterEventInput, type SubscriptionState, type InvoiceState } from './stripe-api.js';
+export { STRIPE_API, stripeApiFactory } from './stripe-context.js';
+export { batchIdOf, planBatches, backoffMs, type PendingUsage, type PlannedBatch } from './meter-batches.js';
+export { afterPaid, afterPaymentFailed, dueForSuspension, type BillingState, type BillingStatus, type StripeTenantEventType } from './billing-state.js';
+export { StripeCustomers } from './customers.js';
+export { MeterOutbox, type FlushReport } from './meter-outbox.js';
+export { BillingStatusService } from './billing-status.service.js';
+export { TenantBillingWebhooks } from './tenant-webhooks.js';
+export { StripeWebhooks, HANDLED_STRIPE_EVENTS, type WebhookOutcome } from './stripe-webhooks.js';
+export { BillingService, checkoutBody, type BillingOverview, type InvoiceView } from './billing.service.js';
+export { PLAN_SYNC, DirectPlanSync, type PlanSync } from './plan-sync.js';
+export { Reconciliation, driftOf, type ReconcileReport, type DriftKind } from './reconciliation.js';
+export { StripeBillingModule } from './stripe-billing.module.js';
