@@ -34,13 +34,15 @@ import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
 import { ProblemsController } from './problems/problems.controller.js';
 import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
+import { StatsController, StatsService } from './stats/stats.controller.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 
 @Module({
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController, StatsController],
   providers: [
     Admission,
+    StatsService,
     PredictionsService,
     AuthService,
     OrgsService,
