@@ -74,10 +74,12 @@ async function shot(p: Page, name: string): Promise<void> {
 async function open(p: Page, name: (typeof PAGES)[number]): Promise<void> {
   await p.goto(`${gateway.url}/dashboard/orgs/${slug}/${name}`);
   await p.locator('main h1').first().waitFor();
-  await p.waitForFunction(() => document.querySelectorAll('.loading').length === 0, undefined, { timeout: 20_000 });
+  await p.waitForFunction("document.querySelectorAll('.loading').length === 0", undefined, { timeout: 20_000 });
 }
 
 const d = haveChromium ? describe : describe.skip;
+// Browser-side expressions are strings: this file is type-checked without the DOM library.
+const STORAGE = 'JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })';
 
 beforeAll(async () => {
   if (!haveChromium) return;
@@ -92,20 +94,23 @@ beforeAll(async () => {
     REDIS_PREFIX: prefix,
     API_KEY_PEPPER: PEPPER,
     AUTH_THROTTLE_PER_MINUTE: '10000',
+    // Last-used times are written in batches: flush them quickly for the keys page.
+    API_KEY_LAST_USED_FLUSH_MS: '200',
     WORKER_CONCURRENCY: '1',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'test',
   };
   [gateway, worker, browser] = await Promise.all([
-    startApp('gateway', env),
-    startApp('worker', env, { timeoutMs: 90_000 }),
+    // Generous readiness deadlines: this suite starts a browser next to the two apps.
+    startApp('gateway', env, { timeoutMs: 120_000 }),
+    startApp('worker', env, { timeoutMs: 120_000 }),
     chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
   ]);
   owner = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-US', timezoneId: 'Europe/Berlin' });
   page = await owner.newPage();
   page.on('dialog', (dialog) => void dialog.accept());
   image = (await readFile(join(repoRoot(), 'examples', 'hello.png'))).toString('base64');
-}, 150_000);
+}, 240_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -139,7 +144,7 @@ d('a tenant in the browser', () => {
     await shot(page, 'login');
     // Keyboard: the first Tab reaches the skip link or the email field, with a visible outline.
     await page.keyboard.press('Tab');
-    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    const outline = await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
     expect(outline).not.toBe('none');
     await page.getByRole('link', { name: 'Sign up' }).click();
     await page.waitForURL(/\/dashboard\/signup$/);
@@ -154,7 +159,7 @@ d('a tenant in the browser', () => {
     orgId = (await db.prisma.organization.findFirstOrThrow({ where: { slug } })).id;
     await expect(page.getByRole('heading', { level: 1, name: 'Overview' }).isVisible()).resolves.toBe(true);
     // The session is an HttpOnly cookie: nothing of it (nor the CSRF token) is in web storage.
-    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    const stored = await page.evaluate<string>(STORAGE);
     expect(stored).toBe('{}{}');
   });
 
@@ -169,7 +174,7 @@ d('a tenant in the browser', () => {
     expect(liveSecret).toMatch(/^sk_live_[0-9A-Za-z]{32}$/);
     await expect(page.getByTestId('secret-once').getByRole('button', { name: 'Copy' }).isVisible()).resolves.toBe(true);
     await shot(page, 'keys-secret');
-    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    const stored = await page.evaluate<string>(STORAGE);
     expect(stored).not.toContain(liveSecret.slice(8));
     await page.getByRole('button', { name: 'I have stored it' }).click();
     await page.reload();
@@ -189,6 +194,7 @@ d('a tenant in the browser', () => {
     await expect(page.getByTestId('quota').textContent()).resolves.toContain('1 of 1,000 units used');
     await page.getByTestId('burn-down-chart').locator('svg').first().waitFor();
     await shot(page, 'overview');
+    expect(await eventually(async () => (await db.prisma.apiKey.findFirst({ where: { orgId, name: liveKeyName } }))?.lastUsedAt != null)).toBe(true);
     await open(page, 'keys');
     // The "Last used" cell: relative time in the viewer's language.
     const lastUsed = page.getByTestId('keys-live').locator('tr', { hasText: liveKeyName }).locator('td').nth(4);
@@ -231,6 +237,23 @@ d('a tenant in the browser', () => {
     expect(await eventually(async () => (await keyStatus(rolled)) === 401)).toBe(true);
     const refused = await predict(rolled);
     expect({ status: refused.status, code: refused.json.code }).toEqual({ status: 401, code: 'unauthenticated' });
+  });
+
+  it('adds a webhook endpoint (the signing secret shown once) and invites a member (the token shown once)', async () => {
+    await open(page, 'webhooks');
+    await page.getByLabel('URL').fill('https://hooks.example.test/in');
+    await page.getByLabel('prediction.succeeded').check();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByTestId('secret-value').waitFor();
+    await expect(page.getByTestId('secret-value').textContent()).resolves.toMatch(/^whsec_/);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await page.getByRole('region', { name: 'Webhook endpoints' }).getByText('https://hooks.example.test/in').waitFor();
+    await open(page, 'members');
+    await page.getByRole('form', { name: 'Invite someone' }).getByLabel('Email').fill('new-hire@dash.test');
+    await page.getByRole('button', { name: 'Invite' }).click();
+    await page.getByTestId('secret-value').waitFor();
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await page.getByRole('region', { name: 'Invitations' }).getByText('new-hire@dash.test').waitFor();
   });
 
   it('shows every page with its loading, empty or error state settled (API errors with their detail and a retry), and saves a screenshot of each', async () => {
@@ -283,7 +306,7 @@ d('roles and small screens', () => {
     const p = await ctx.newPage();
     for (const name of PAGES) {
       await open(p, name);
-      const { scroll, inner } = await p.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+      const { scroll, inner } = await p.evaluate<{ scroll: number; inner: number }>('({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth })');
       expect({ page: name, overflow: scroll > inner }).toEqual({ page: name, overflow: false });
       await p.screenshot({ path: join(ARTIFACTS, `phone-${name}.png`), fullPage: true });
     }

@@ -16,8 +16,14 @@ interface Filters {
 }
 const EMPTY: Filters = { action: '', actor_id: '', target_id: '', since: '', until: '' };
 
+/** Loads nothing the role may not read: the page says so instead. */
 export function AuditPage() {
-  const { org, can } = useSession();
+  const { can } = useSession();
+  return can('audit:read') ? <AuditPageBody /> : <NotAllowed what="the audit log" />;
+}
+
+function AuditPageBody() {
+  const { org } = useSession();
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [applied, setApplied] = useState<Filters>(EMPTY);
   const [more, setMore] = useState<{ entries: AuditEntry[]; cursor: string | null } | null>(null);
@@ -35,7 +41,6 @@ export function AuditPage() {
     setMore(null);
     return api.auditLog(org.slug, query(applied));
   }, [org.slug, JSON.stringify(applied)]);
-  if (!can('audit:read')) return <NotAllowed what="the audit log" />;
   const set = (k: keyof Filters) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [k]: e.target.value }));
   const submit = (e: FormEvent) => {
     e.preventDefault();

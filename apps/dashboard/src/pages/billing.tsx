@@ -14,12 +14,17 @@ const SELF_SERVE_PLANS = [
 const planKey = (p: BillingAccount['plan']): string => (typeof p === 'string' ? p : p.key);
 const planName = (p: BillingAccount['plan']): string => (typeof p === 'string' ? p : p.name);
 
+/** Loads nothing the role may not read: the page says so instead. */
 export function BillingPage() {
+  const { can } = useSession();
+  return can('billing:read') ? <BillingPageBody /> : <NotAllowed what="billing" />;
+}
+
+function BillingPageBody() {
   const { org, can } = useSession();
   const account = useResource(() => api.billing(org.slug), [org.slug]);
   const upcoming = useResource(() => api.upcomingInvoice(org.slug), [org.slug]);
   const invoices = useResource(() => api.invoices(org.slug), [org.slug]);
-  if (!can('billing:read')) return <NotAllowed what="billing" />;
   return (
     <>
       <Async res={account} what="the billing account">

@@ -13,12 +13,17 @@ const SCOPE_HELP: Record<Scope, string> = {
   admin: 'everything an admin may do',
 };
 
+/** Loads nothing the role may not read: the page says so instead. */
 export function KeysPage() {
+  const { can } = useSession();
+  return can('keys:read') ? <KeysPageBody /> : <NotAllowed what="API keys" />;
+}
+
+function KeysPageBody() {
   const { org, can } = useSession();
   const [showRevoked, setShowRevoked] = useState(false);
   const keys = useResource(() => api.keys(org.slug, { include_revoked: showRevoked, limit: 100 }), [org.slug, showRevoked]);
   const [secret, setSecret] = useState<{ label: string; key: ApiKeyWithSecret } | null>(null);
-  if (!can('keys:read')) return <NotAllowed what="API keys" />;
   const writable = can('keys:write');
   const shown = (k: ApiKeyWithSecret, label: string) => {
     setSecret({ label, key: k });

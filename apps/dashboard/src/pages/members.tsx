@@ -9,12 +9,17 @@ import { useSession } from '../ui/session.js';
 /** Roles a viewer may hand out: only owners grant owner (the API refuses it anyway). */
 const grantable = (mine: Role): readonly Role[] => (mine === 'owner' ? ROLES : ROLES.filter((r) => r !== 'owner'));
 
+/** Loads nothing the role may not read: the page says so instead. */
 export function MembersPage() {
+  const { can } = useSession();
+  return can('members:read') ? <MembersPageBody /> : <NotAllowed what="members" />;
+}
+
+function MembersPageBody() {
   const { org, can, me } = useSession();
   const members = useResource(() => api.members(org.slug), [org.slug]);
   const invitations = useResource(() => api.invitations(org.slug), [org.slug]);
   const [token, setToken] = useState<string | null>(null);
-  if (!can('members:read')) return <NotAllowed what="members" />;
   const writable = can('members:write');
   return (
     <>

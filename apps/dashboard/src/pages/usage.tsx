@@ -30,7 +30,13 @@ function initialFilters(): Filters {
 
 const GROUP_FIELD: Record<UsageGroup, 'feature' | 'api_key_id' | 'model' | 'mode'> = { feature: 'feature', key: 'api_key_id', model: 'model', mode: 'mode' };
 
+/** Loads nothing the role may not read: the page says so instead. */
 export function UsagePage() {
+  const { can } = useSession();
+  return can('usage:read') ? <UsagePageBody /> : <NotAllowed what="usage" />;
+}
+
+function UsagePageBody() {
   const { org, can } = useSession();
   const [draft, setDraft] = useState<Filters>(initialFilters);
   const [applied, setApplied] = useState<Filters>(draft);
@@ -50,7 +56,6 @@ export function UsagePage() {
     ...(f.mode ? { mode: f.mode } : {}),
   });
   const usage = useResource(() => api.usage(org.slug, query(applied)), [org.slug, JSON.stringify(applied)]);
-  if (!can('usage:read')) return <NotAllowed what="usage" />;
   const set = (k: keyof Filters) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [k]: e.target.value }));
   const submit = (e: FormEvent) => {
     e.preventDefault();

@@ -6,11 +6,16 @@ import { Async, ErrorBox, NotAllowed, SecretOnce, StatusBadge, TableBox } from '
 import { useAction, useResource } from '../ui/hooks.js';
 import { useSession } from '../ui/session.js';
 
+/** Loads nothing the role may not read: the page says so instead. */
 export function WebhooksPage() {
+  const { can } = useSession();
+  return can('webhooks:read') ? <WebhooksPageBody /> : <NotAllowed what="webhooks" />;
+}
+
+function WebhooksPageBody() {
   const { org, can } = useSession();
   const endpoints = useResource(() => api.endpoints(org.slug), [org.slug]);
   const [secret, setSecret] = useState<string | null>(null);
-  if (!can('webhooks:read')) return <NotAllowed what="webhooks" />;
   const writable = can('webhooks:write');
   return (
     <>
