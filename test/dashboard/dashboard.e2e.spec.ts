@@ -256,6 +256,19 @@ d('a tenant in the browser', () => {
     await page.getByRole('region', { name: 'Invitations' }).getByText('new-hire@dash.test').waitFor();
   });
 
+  it('switches to another organization of the user', async () => {
+    const cookie = (await owner.cookies(gateway.url)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const me = (await (await fetch(`${gateway.url}/v1/me`, { headers: { cookie } })).json()) as { csrf_token: string };
+    const created = await fetch(`${gateway.url}/v1/orgs`, { method: 'POST', headers: { cookie, 'x-csrf-token': me.csrf_token, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Second Lab', slug: 'second-lab' }) });
+    expect(created.status).toBe(201);
+    await open(page, 'keys');
+    await page.getByLabel('Organization', { exact: true }).selectOption('second-lab');
+    await page.waitForURL(/\/dashboard\/orgs\/second-lab\/keys$/);
+    await page.getByText('No API keys yet').waitFor();
+    await page.getByLabel('Organization', { exact: true }).selectOption(slug);
+    await page.waitForURL(new RegExp(`/dashboard/orgs/${slug}/keys$`));
+  });
+
   it('shows every page with its loading, empty or error state settled (API errors with their detail and a retry), and saves a screenshot of each', async () => {
     for (const name of PAGES) {
       await open(page, name);
