@@ -4,6 +4,7 @@ import { transformFile } from '@swc/core';
 import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDashboard } from './build-dashboard.mjs';
 import { generatePrismaClient } from './prisma-generate.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,7 +22,10 @@ async function* walk(dir) {
   }
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p);
+    // apps/dashboard is browser code, built by Vite (build-dashboard.mjs), not by swc.
+    if (e.isDirectory()) {
+      if (p !== join(root, 'apps', 'dashboard')) yield* walk(p);
+    }
     else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && !e.name.endsWith('.spec.ts')) yield p;
   }
 }
@@ -66,4 +70,9 @@ for (const dir of assetDirs) {
   }
 }
 await Promise.all(jobs);
-if (process.env.STRATUM_BUILD_QUIET !== '1') console.log(`build: ${built} file(s) transpiled to dist/`);
+// The dashboard (apps/dashboard, Vite): only when one of its sources changed since its last build.
+const dashboardStart = Date.now();
+const dashboard = await buildDashboard();
+if (process.env.STRATUM_BUILD_QUIET !== '1') {
+  console.log(`build: ${built} file(s) transpiled to dist/; dashboard ${dashboard ? `built in ${Math.round(Date.now() - dashboardStart)} ms` : 'up to date'}`);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseEnv } from '#infra/config';
-import { apps, exportLines, tenantWorkerPort } from './start.js';
+import { apps, banner, exportLines, tenantWorkerPort } from './start.js';
 
 describe('npm start: the apps it supervises', () => {
   const env = parseEnv({ NODE_ENV: 'development' });
@@ -33,5 +33,15 @@ describe('npm start: the apps it supervises', () => {
     const keys = { live: 'sk_live_a', test: 'sk_test_b', admin: 'sk_live_c', owner: { email: 'o@x', password: 'pw' }, org: 'demo' };
     expect(exportLines('http://127.0.0.1:3000', keys)).toEqual(['export STRATUM=http://127.0.0.1:3000', 'export KEY=sk_test_b', 'export ADMIN_KEY=sk_live_c', 'export ORG=demo']);
     expect(exportLines('http://127.0.0.1:3000', undefined)).toEqual(['export STRATUM=http://127.0.0.1:3000']);
+  });
+
+  // issue 14: the dashboard's URL and the demo owner's log-in.
+  it('prints the dashboard URL and the demo log-in', () => {
+    const pg = { kind: 'external', url: base.DATABASE_URL, createdDatabase: false } as never;
+    const redis = { kind: 'external', url: base.REDIS_URL, pid: undefined, close: async () => undefined } as never;
+    const out = banner('/repo', env, list, { live: 'sk_live_a', test: 'sk_test_b', admin: undefined, owner: { email: 'owner@demo.stratum.local', password: 'pw-123' }, org: 'demo' }, pg, redis);
+    expect(out).toContain('Dashboard           http://127.0.0.1:3000/dashboard/');
+    expect(out).toMatch(/Demo owner log-in {3}owner@demo\.stratum\.local {2}pw-123 .*\/dashboard\/login/);
+    expect(banner('/repo', env, list, undefined, pg, redis)).toContain('/dashboard/signup');
   });
 });

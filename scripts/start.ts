@@ -205,11 +205,14 @@ export function banner(root: string, env: Env, list: readonly App[], keys: DemoK
     '',
     `  API base URL        ${api}/v1`,
     `  API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)`,
+    `  Dashboard           ${api}/dashboard/   (log in with the demo owner below)`,
     keys?.live || keys?.test
       ? `  Demo keys           live ${keys.live ?? '(none)'}\n                      test ${keys.test ?? '(none)'}   (from ${relative(process.cwd(), credentialsFile(root))})`
       : `  Demo keys           not found in .stratum/demo-keys.json; run \`npm run db:seed\` (development) and read that file`,
     ...(keys?.admin ? [`  Admin key           ${keys.admin}   (live; scopes admin + predict: management, uploads and calling them)`] : []),
-    ...(keys?.owner ? [`  Demo owner log-in   ${keys.owner.email}  ${keys.owner.password}   (POST ${api}/v1/auth/login)`] : []),
+    ...(keys?.owner
+      ? [`  Demo owner log-in   ${keys.owner.email}  ${keys.owner.password}   (dashboard: ${api}/dashboard/login; API: POST ${api}/v1/auth/login)`]
+      : [`  Demo owner log-in   none in ${relative(process.cwd(), credentialsFile(root))} (NODE_ENV=development seeds one); or sign up at ${api}/dashboard/signup`]),
     '',
     '  For the README quick start, paste into your shell:',
     ...exportLines(api, keys).map((l) => `  ${l}`),

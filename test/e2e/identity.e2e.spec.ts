@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateApiKey } from '#platform/api-keys';
 import { uuidv7 } from '#infra/db';
+import { ROLE_PERMISSIONS } from '#platform/tenancy';
 import { createKey, Client, expectProblem, startAccountsApp, type AccountsApp } from './accounts-app.js';
 
 let a: AccountsApp;
@@ -26,7 +27,7 @@ describe('signup', () => {
     const r = await c.call('POST', '/v1/auth/login', { body: { email: 'ada@example.com', password: 'correct horse battery' } });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ object: 'user', email: 'ada@example.com', name: 'Ada' });
-    expect(r.json.memberships).toEqual([{ org_id: expect.any(String), slug: 'ada-s-organization', name: "Ada's organization", role: 'owner' }]);
+    expect(r.json.memberships).toEqual([{ org_id: expect.any(String), slug: 'ada-s-organization', name: "Ada's organization", role: 'owner', permissions: [...ROLE_PERMISSIONS.owner] }]);
     expect(r.json.csrf_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const cookie = String(r.headers['set-cookie']);
     expect(cookie).toMatch(/^stratum_session=[A-Za-z0-9_-]{43}; Max-Age=604800; Expires=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Lax$/);

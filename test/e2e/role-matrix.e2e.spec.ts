@@ -48,6 +48,7 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/orgs/:org/api-keys/:key/revoke', ok: 200, roles: KEY_MANAGERS, scopes: ['keys:write', 'admin'] },
   { method: 'POST', path: '/v1/orgs/:org/api-keys/:key/roll', body: () => ({ grace_period_seconds: 60 }), ok: 201, roles: KEY_MANAGERS, scopes: ['keys:write', 'admin'] },
   { method: 'GET', path: '/v1/orgs/:org/audit-log', ok: 200, roles: OWNER_ADMIN, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/stats', ok: 200, roles: ALL, scopes: ['usage:read', 'admin'] },
   { method: 'GET', path: '/v1/orgs/:org/models', ok: 200, roles: ALL, scopes: ['usage:read', 'keys:write', 'admin'] },
   { method: 'POST', path: '/v1/orgs/:org/models/:name/versions/:version', body: () => buildTinyClassifier(TINY_CLASSIFIER_SPEC), ok: 201, roles: KEY_MANAGERS, scopes: ['admin'] },
   { method: 'DELETE', path: '/v1/orgs/:org/models/:name/versions/:version', ok: 204, roles: KEY_MANAGERS, scopes: ['admin'] },

@@ -39,6 +39,7 @@ import { ModelUploadsService } from './model-uploads/model-uploads.service.js';
 import { ProblemsController } from './problems/problems.controller.js';
 import { V2Controller, V2HealthController } from './v2/v2.controller.js';
 import { V2Service } from './v2/v2.service.js';
+import { StatsController, StatsService } from './stats/stats.controller.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 import { LedgerBillingController } from './billing/ledger.controller.js';
 import { LedgerBillingService } from './billing/ledger.service.js';
@@ -46,9 +47,10 @@ import { UsageRetention, UsageService } from '#platform/usage';
 
 @Module({
   imports: [ConfigModule.forRoot(), MetricsModule.forRoot('gateway'), HealthModule, DbModule, RedisModule, ApiKeysModule, PredictionsModule, IdentityModule, TenancyModule, ApiKeyManagementModule, AuditModule, ModelRegistryModule, FeatureRegistryModule, RateLimitsModule, IdempotencyModule, WebhooksModule, StripeBillingModule],
-  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController, LedgerBillingController, BillingController, StripeWebhookController],
+  controllers: [PredictionsController, FeaturesController, AuthController, OrgsController, OrgController, ApiKeysController, AuditLogController, ModelsController, V2HealthController, V2Controller, ModelUploadsController, ProblemsController, WebhooksController, LedgerBillingController, BillingController, StripeWebhookController, StatsController],
   providers: [
     Admission,
+    StatsService,
     PredictionsService,
     AuthService,
     OrgsService,

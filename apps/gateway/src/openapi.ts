@@ -144,6 +144,19 @@ const SELF: Record<string, unknown> = {
       responses: { '200': { description: 'A file' }, '404': { description: 'No such file', content: { 'application/problem+json': { schema: ref('Problem') } } } },
     },
   },
+  '/dashboard': { get: { operationId: 'dashboard', tags: ['docs'], summary: "The tenants' dashboard (a single-page app; it uses this API with the session cookie)", responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } },
+  '/dashboard/{path}': {
+    get: {
+      operationId: 'dashboard_path',
+      tags: ['docs'],
+      summary: "The dashboard's files (hashed assets, cached for a year) and pages (any other path: the app's index.html)",
+      parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        '200': { description: 'A file or the app', content: { 'text/html': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } } },
+        '404': { description: 'No such asset (or the dashboard is not built)', content: { 'application/problem+json': { schema: ref('Problem') } } },
+      },
+    },
+  },
 };
 
 registerContract('HealthController_healthz', { responses: { 200: { description: 'Alive', schema: { json: { type: 'object', properties: { status: { const: 'ok' } } } } } } });

@@ -6,7 +6,7 @@ import { Prisma, PrismaClient, type User } from '#infra/db';
 import { ProblemError } from '#infra/errors';
 import { hashPassword, SessionStore, UsersRepository, verifyPassword, type SessionUser, type StartedSession } from '#platform/identity';
 import { RedisClient } from '#infra/redis';
-import { digestInvitationToken, InvitationsRepository, isInvitationToken, MembershipsRepository } from '#platform/tenancy';
+import { digestInvitationToken, InvitationsRepository, isInvitationToken, isRole, MembershipsRepository, ROLE_PERMISSIONS, type Permission } from '#platform/tenancy';
 import { FailureThrottle } from '#infra/throttle';
 import { OrgsService } from '../orgs/orgs.service.js';
 
@@ -26,7 +26,8 @@ export interface MeView {
   email: string;
   name: string | null;
   created_at: string;
-  memberships: { org_id: string; slug: string; name: string; role: string }[];
+  /** `permissions`: what the role grants (the matrix of #platform/tenancy), so a client offers only what the API allows. */
+  memberships: { org_id: string; slug: string; name: string; role: string; permissions: readonly Permission[] }[];
   csrf_token: string;
 }
 
@@ -139,7 +140,7 @@ export class AuthService {
       email: user.email,
       name: user.name,
       created_at: user.createdAt.toISOString(),
-      memberships: memberships.map((m) => ({ org_id: m.org.id, slug: m.org.slug, name: m.org.name, role: m.role })),
+      memberships: memberships.map((m) => ({ org_id: m.org.id, slug: m.org.slug, name: m.org.name, role: m.role, permissions: isRole(m.role) ? ROLE_PERMISSIONS[m.role] : [] })),
       csrf_token: csrfToken,
     };
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { API_KEY_SCOPES } from '#platform/api-keys';
 import { PROBLEM_CODES } from '#infra/errors';
-import { ROLES } from '#platform/tenancy';
+import { PERMISSIONS, ROLES } from '#platform/tenancy';
 import type { JsonSchema } from './contract.js';
 
 /**
@@ -110,7 +110,7 @@ view(
     email: z.string(),
     name: z.string().nullable(),
     created_at: dateTime,
-    memberships: z.array(z.object({ org_id: id, slug: z.string(), name: z.string(), role })),
+    memberships: z.array(z.object({ org_id: id, slug: z.string(), name: z.string(), role, permissions: z.array(z.enum(PERMISSIONS)).describe('What the role grants in this organization (the dashboard offers only these actions)') })),
     csrf_token: z.string().describe('Send as X-CSRF-Token on state-changing requests made with the cookie'),
   }),
 );

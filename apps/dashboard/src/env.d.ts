@@ -1,0 +1,2 @@
+// Vite bundles imported CSS files.
+declare module '*.css';
