@@ -79,6 +79,83 @@ export const IMAGE_ORIENTATION_V1: FeatureDefinition = {
   outputNode: 'angle',
 };
 
+const point = { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 };
+
+/** Detection (PP-OCRv4 DB) preprocessing: longest side at most 960, sides multiples of 32, ImageNet normalisation in BGR order. */
+const PPOCR_DET_TENSOR = { maxSide: 960, sizeMultiple: 32, channelOrder: 'bgr', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** Most text regions one `ocr` page may have; more is a 422 invalid_input (the page should be split). */
+export const OCR_MAX_REGIONS = 300;
+
+export const OCR_V1: FeatureDefinition = {
+  name: 'ocr',
+  version: '1',
+  description:
+    'Reads a whole page: detects the text regions (PP-OCRv4 detection), straightens each one, turns the upside-down ones (orientation classifier) and reads them (PP-OCRv4 recognition). ' +
+    `Lines come in reading order with their confidence and box; at most ${OCR_MAX_REGIONS} regions per page.`,
+  input: imageInput,
+  output: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['lines', 'text'],
+    properties: {
+      lines: {
+        type: 'array',
+        maxItems: OCR_MAX_REGIONS,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['text', 'confidence', 'box', 'angle'],
+          properties: {
+            text: { type: 'string', description: 'The text of the line, trimmed.' },
+            confidence: { type: 'number', minimum: 0, maximum: 1, description: 'Mean per-character probability.' },
+            box: { type: 'array', items: point, minItems: 4, maxItems: 4, description: 'Corners [x, y] in image pixels: top-left, top-right, bottom-right, bottom-left.' },
+            angle: { enum: [0, 180], description: 'The line was upside down (180) and was turned before reading.' },
+          },
+        },
+      },
+      text: { type: 'string', description: 'The lines joined with newlines.' },
+    },
+  },
+  price: { units: 1, unitType: 'image' },
+  nodes: [
+    { id: 'decode', op: 'image.decode', params: { maxPixels: 16_000_000 }, inputs: { image: '$input.image' } },
+    { id: 'det_tensor', op: 'image.to_tensor', params: PPOCR_DET_TENSOR, inputs: { image: 'decode' } },
+    { id: 'detect', op: 'model.run', params: { model: 'ppocr-det', version: '1' }, inputs: { x: 'det_tensor' } },
+    {
+      id: 'boxes',
+      op: 'text.detect_boxes',
+      params: { threshold: 0.3, boxThreshold: 0.6, minSize: 3, unclipRatio: 2, maxRegions: OCR_MAX_REGIONS },
+      inputs: { map: 'detect', image: 'decode' },
+    },
+    { id: 'crops', op: 'image.crop_regions', params: { verticalRatio: 1.5 }, inputs: { image: 'decode', boxes: 'boxes' } },
+    {
+      id: 'read',
+      op: 'list.map',
+      params: {
+        maxItems: OCR_MAX_REGIONS,
+        concurrency: 16,
+        graph: {
+          nodes: [
+            { id: 'cls_tensor', op: 'image.to_tensor', params: { height: 48, fixedWidth: 192, overflow: 'crop', ...PPOCR_LINE_TENSOR }, inputs: { image: '$item' } },
+            { id: 'classify', op: 'model.run', params: { model: 'ppocr-cls', version: '1' }, inputs: { x: 'cls_tensor' } },
+            { id: 'orientation', op: 'classify.top1', params: { labels: [0, 180], key: 'angle', threshold: 0.9, fallback: 0 }, inputs: { probs: 'classify' } },
+            { id: 'upright', op: 'image.rotate', inputs: { image: '$item', angle: 'orientation.angle' } },
+            { id: 'rec_tensor', op: 'image.to_tensor', params: { height: 48, maxWidth: 1280, widthMultiple: 8, ...PPOCR_LINE_TENSOR }, inputs: { image: 'upright' } },
+            { id: 'recognise', op: 'model.run', params: { model: 'ppocr-rec', version: '1' }, inputs: { x: 'rec_tensor' } },
+            { id: 'text', op: 'ctc.greedy_decode', params: { dictionary: { model: 'ppocr-rec', version: '1', asset: 'dictionary' } }, inputs: { probs: 'recognise' } },
+            { id: 'line', op: 'object.build', inputs: { text: 'text.text', confidence: 'text.confidence', angle: 'orientation.angle' } },
+          ],
+          output: 'line',
+        },
+      },
+      inputs: { items: 'crops' },
+    },
+    { id: 'lines', op: 'ocr.lines', params: { minConfidence: 0.5 }, inputs: { boxes: 'boxes', reads: 'read' } },
+  ],
+  outputNode: 'lines',
+};
+
 export interface FeatureCatalogue {
   list(): FeatureDefinition[];
   find(name: string, version?: string): FeatureDefinition | undefined;
@@ -104,7 +181,7 @@ export function createFeatureCatalogue(defs: readonly FeatureDefinition[], ops: 
 }
 
 /** The features Stratum sells. */
-export const FEATURES: readonly FeatureDefinition[] = Object.freeze([OCR_LINE_V1, IMAGE_ORIENTATION_V1]);
+export const FEATURES: readonly FeatureDefinition[] = Object.freeze([OCR_LINE_V1, IMAGE_ORIENTATION_V1, OCR_V1]);
 
 const catalogue = createFeatureCatalogue(FEATURES);
 
@@ -122,7 +199,7 @@ export function listFeatures(): FeatureDefinition[] {
 export function featureModels(def: FeatureDefinition, ops: OpSpecs = OP_SPECS): ModelRef[] {
   const refs: ModelRef[] = [];
   for (const node of def.nodes) {
-    for (const ref of ops.get(node.op)?.models?.(node.params ?? {}) ?? []) {
+    for (const ref of ops.get(node.op)?.models?.(node.params ?? {}, ops) ?? []) {
       if (!refs.some((r) => r.name === ref.name && r.version === ref.version)) refs.push(ref);
     }
   }
