@@ -68,3 +68,14 @@ export function characterAccuracy(read: string, truth: string): number {
   if (truth.length === 0) return read.length === 0 ? 1 : 0;
   return Math.max(0, 1 - editDistance(read, truth) / truth.length);
 }
+
+/** A page of rows x cols tiny separate words, each in a cell of cellW x cellH pixels (a stress page for region limits). */
+export async function renderGrid(rows: number, cols: number, cellW = 24, cellH = 19): Promise<Buffer> {
+  const args = ['-size', `${cols * cellW}x${rows * cellH}`, 'xc:white', '-font', 'DejaVu-Sans', '-pointsize', String(Math.round(cellH / 2)), '-fill', 'black'];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) args.push('-annotate', `+${c * cellW + 2}+${r * cellH + Math.round(cellH * 0.7)}`, String.fromCharCode(97 + ((r * cols + c) % 26)) + String((r + c) % 10));
+  }
+  args.push('-type', 'Grayscale', 'png:-');
+  const { stdout } = await run('convert', args, { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
