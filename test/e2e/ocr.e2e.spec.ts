@@ -113,8 +113,8 @@ describe('ocr through POST /v1/predictions', () => {
       expect(l.box).toHaveLength(4);
       for (const [x, y] of l.box) {
         expect(x).toBeGreaterThanOrEqual(0);
-        expect(x).toBeLessThan(meta.width!);
-        expect(y).toBeLessThan(meta.height!);
+        expect(x).toBeLessThan(meta.width);
+        expect(y).toBeLessThan(meta.height);
       }
       // Top to bottom: each line's box starts below the previous line's top.
       if (i > 0) expect(l.box[0]![1]).toBeGreaterThan(lines[i - 1]!.box[0]![1]);
