@@ -34,11 +34,25 @@ const SENTENCES = [
   'Version 3.2.1 fixes the login bug',
 ];
 
-const { values } = parseArgs({ options: { pages: { type: 'string' }, warmup: { type: 'string' }, clients: { type: 'string' }, 'intra-op-threads': { type: 'string' } }, strict: true });
+const { values } = parseArgs({
+  options: { pages: { type: 'string' }, warmup: { type: 'string' }, clients: { type: 'string' }, 'intra-op-threads': { type: 'string' }, 'session-threads': { type: 'string' } },
+  strict: true,
+});
 const PAGES = Number(values.pages ?? 8);
 const WARMUP = Number(values.warmup ?? 2);
 const CLIENTS = Number(values.clients ?? 1);
 const THREADS = Number(values['intra-op-threads'] ?? 2);
+/** The worker's ORT_SESSION_THREADS (on: each model's session in its own thread, the default). */
+const SESSION_THREADS = values['session-threads'] ?? 'on';
+
+/** Mean time per step over the measured calls, by variant and page size. */
+const stepTotals = new Map<string, Map<string, number[]>>();
+function recordSteps(key: string, steps: Record<string, number> | undefined): void {
+  if (!steps) return;
+  const m = stepTotals.get(key) ?? new Map<string, number[]>();
+  stepTotals.set(key, m);
+  for (const [k, v] of Object.entries(steps)) m.set(k, [...(m.get(k) ?? []), v]);
+}
 
 interface Result {
   variant: string;
@@ -69,7 +83,9 @@ async function measure(variant: string, lines: number, pages: string[], call: (i
   );
   const wall = performance.now() - t0;
   latencies.sort((a, b) => a - b);
-  return { variant, lines, pagesPerSecond: (pages.length * 1000) / wall, p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), texts };
+  const r = { variant, lines, pagesPerSecond: (pages.length * 1000) / wall, p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), texts };
+  console.error(`  ${variant} ${lines} lines: ${r.pagesPerSecond.toFixed(3)} pages/s, p50 ${r.p50.toFixed(0)} ms, p95 ${r.p95.toFixed(0)} ms`);
+  return r;
 }
 
 async function main(): Promise<number> {
@@ -88,7 +104,13 @@ async function main(): Promise<number> {
   const host = new OnnxModelHost();
   for (const name of ['ppocr-det', 'ppocr-cls', 'ppocr-rec']) await host.load(findShippedModel(name, '1')!, { executionProviders: ['cpu'], intraOpThreads: THREADS });
   for (const [lines, pages] of sets) {
-    results.push(await measure('direct', lines, pages, async (image) => ((await runPipeline(OCR_V1, { image }, host)).output as { text: string }).text));
+    results.push(
+      await measure('direct', lines, pages, async (image) => {
+        const res = await runPipeline(OCR_V1, { image }, host);
+        recordSteps(`direct ${lines}`, res.steps);
+        return (res.output as { text: string }).text;
+      }),
+    );
   }
   await host.close();
 
@@ -112,6 +134,7 @@ async function main(): Promise<number> {
       WORKER_CONCURRENCY: String(Math.max(2, CLIENTS)),
       ORT_EXECUTION_PROVIDERS: 'cpu',
       ORT_INTRA_OP_THREADS: String(THREADS),
+      ORT_SESSION_THREADS: SESSION_THREADS,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'test',
     };
@@ -120,13 +143,15 @@ async function main(): Promise<number> {
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     const gateway = apps.find((a) => a.name === 'gateway')!;
+    let current = 0;
     const call = async (image: string): Promise<string> => {
       const res = await fetch(`${gateway.url}/v1/predictions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', prefer: 'wait=60' },
         body: JSON.stringify({ feature: 'ocr', input: { image } }),
       });
-      const body = (await res.json()) as { status?: string; output?: { text: string }; error?: unknown };
+      const body = (await res.json()) as { status?: string; output?: { text: string }; error?: unknown; metrics?: { steps_ms?: Record<string, number>; queue_time_ms?: number } };
+      recordSteps(`platform ${current}`, { ...body.metrics?.steps_ms, queue_time_ms: body.metrics?.queue_time_ms ?? 0 });
       if (body.status !== 'succeeded') {
         failures++;
         console.error(`platform call: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
@@ -134,7 +159,10 @@ async function main(): Promise<number> {
       }
       return body.output!.text;
     };
-    for (const [lines, pages] of sets) results.push(await measure('platform', lines, pages, call));
+    for (const [lines, pages] of sets) {
+      current = lines;
+      results.push(await measure('platform', lines, pages, call));
+    }
   } finally {
     await Promise.all(apps.map((a) => a.stop()));
     await db.drop();
@@ -142,7 +170,11 @@ async function main(): Promise<number> {
     await rm(credentialsFile, { force: true });
   }
 
-  console.log(`ocr on rendered pages: ${PAGES} pages per size, ${WARMUP} warm-up, ${CLIENTS} client(s), ${THREADS} intra-op threads, CPU`);
+  console.log(`ocr on rendered pages: ${PAGES} pages per size, ${WARMUP} warm-up, ${CLIENTS} client(s), ${THREADS} intra-op threads, CPU, worker ORT_SESSION_THREADS=${SESSION_THREADS}`);
+  console.log('mean ms per step (warm-up included; map sub-steps summed over regions):');
+  for (const [key, steps] of stepTotals) {
+    console.log(`  ${key.padEnd(12)} ${[...steps].map(([k, v]) => `${k} ${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(0)}`).join(', ')}`);
+  }
   console.log('variant   lines  pages/s   p50 ms   p95 ms');
   for (const r of results) console.log(`${r.variant.padEnd(9)} ${String(r.lines).padStart(5)} ${r.pagesPerSecond.toFixed(3).padStart(8)} ${r.p50.toFixed(0).padStart(8)} ${r.p95.toFixed(0).padStart(8)}`);
   let mismatches = 0;
