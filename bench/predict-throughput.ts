@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { readDevelopmentEnv } from '#infra/config';
 import { repoRoot } from '#infra/db';
-import { ctcGreedyDecode, decodeBase64Image, decodeImage, imageToTensor, loadCtcCharset, runPipeline, type ToTensorParams } from '#feature-engine/features';
+import { ctcGreedyDecode, decodeBase64Image, decodeImage, imageToTensor, loadCtcCharset, runPipeline } from '#feature-engine/features';
 import { OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
 import { findShippedModel } from '#model-service/model-format';
 import type { ExecutionProvider } from '#infra/execution-providers';
@@ -266,7 +266,7 @@ async function runInProcess(image: string, opts: Options, runtime: RuntimeSettin
     const decodeParams = nodeParams('image.decode');
     const maxPixels = typeof decodeParams['maxPixels'] === 'number' ? decodeParams['maxPixels'] : undefined;
     const raw = await decodeImage(decodeBase64Image(image), maxPixels);
-    const tensor: TensorData = await imageToTensor(raw, nodeParams('image.to_tensor') as unknown as ToTensorParams);
+    const tensor: TensorData = await imageToTensor(raw, nodeParams('image.to_tensor'));
     const inputName = status.signature?.inputs[0]?.name ?? 'x';
 
     // The raw path must read the same text, or it measures something else.

@@ -118,7 +118,7 @@ describe('a real prediction', () => {
       models: [{ name: 'ppocr-rec', version: '1' }],
     });
     expect(r.json.output.confidence).toBeGreaterThan(0.9);
-    expect(r.json.metrics).toEqual({ queue_time_ms: expect.any(Number), predict_time_ms: expect.any(Number), total_time_ms: expect.any(Number), batch_size: 1 });
+    expect(r.json.metrics).toEqual({ queue_time_ms: expect.any(Number), predict_time_ms: expect.any(Number), total_time_ms: expect.any(Number), batch_size: 1, steps_ms: { decode: expect.any(Number), tensor: expect.any(Number), recognise: expect.any(Number), text: expect.any(Number) } });
     const usage = await usageEvents(r.json.id);
     expect(usage).toHaveLength(1);
     expect(usage[0]).toMatchObject({ units: 1, unitType: 'image', mode: 'test', feature: 'ocr-line' });

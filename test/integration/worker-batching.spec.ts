@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { repoRoot } from '#infra/db';
 import { isProblemError } from '#infra/errors';
-import { OCR_LINE_V1 } from '#feature-engine/feature-catalogue';
+import { OCR_LINE_V1, OCR_V1 } from '#feature-engine/feature-catalogue';
 import { runPipeline, type FeatureResult } from '#feature-engine/features';
 import { findShippedModel, type ModelEntry } from '#model-service/model-format';
 import { float32Tensor, type ModelRunner, type TensorData } from '#model-service/tensors';
@@ -19,6 +19,7 @@ import type { PredictionMetrics } from '#platform/predictions';
 import type { FeatureJobData } from '#infra/queue';
 import { BatchingRunner, batchingOf } from '../../apps/worker/src/batching/batching-runner.js';
 import { processInferenceJob } from '../../apps/worker/src/process-job.js';
+import { renderPage } from '../support/render-text.js';
 
 const { inputSize, classes, weights, bias } = TINY_CLASSIFIER_SPEC;
 let dir: string;
@@ -126,18 +127,40 @@ describe('batched inference equals unbatched inference', () => {
     for (const image of images) alone.push(await runPipeline(OCR_LINE_V1, { image }, host));
     expect((alone[0]!.output as { text: string }).text).toBe('Hello Stratum');
 
-    const runner = runnerFor([rec]);
-    batchesSeen.length = 0;
-    const jobs = images.map(() => runner.forJob());
-    const batched = await Promise.all(images.map((image, i) => runPipeline(OCR_LINE_V1, { image }, jobs[i]!)));
-    runner.close();
+    // Both orders: the wide line first, then the narrow one first (each must get its own rows and time steps).
+    for (const order of [images, [...images].reverse()]) {
+      const expected = order === images ? alone : [...alone].reverse();
+      const runner = runnerFor([rec]);
+      batchesSeen.length = 0;
+      const jobs = order.map(() => runner.forJob());
+      const batched = await Promise.all(order.map((image, i) => runPipeline(OCR_LINE_V1, { image }, jobs[i]!)));
+      runner.close();
 
-    expect(batchesSeen.filter((b) => b.model === rec.name).map((b) => b.size)).toEqual([2]);
-    expect(jobs.map((j) => j.facts().batchSize)).toEqual([2, 2]);
-    const texts = batched.map((r) => (r.output as { text: string }).text);
-    expect(texts).toEqual(alone.map((r) => (r.output as { text: string }).text));
-    expect(texts).toEqual(['Hello Stratum', 'Hello']);
-    batched.forEach((r, i) => expect(Math.abs((r.output as { confidence: number }).confidence - (alone[i]!.output as { confidence: number }).confidence)).toBeLessThan(0.02));
+      expect(batchesSeen.filter((b) => b.model === rec.name).map((b) => b.size)).toEqual([2]);
+      expect(jobs.map((j) => j.facts().batchSize)).toEqual([2, 2]);
+      const texts = batched.map((r) => (r.output as { text: string }).text);
+      expect(texts).toEqual(expected.map((r) => (r.output as { text: string }).text));
+      expect(texts).toEqual(order === images ? ['Hello Stratum', 'Hello'] : ['Hello', 'Hello Stratum']);
+      batched.forEach((r, i) => expect(Math.abs((r.output as { confidence: number }).confidence - (expected[i]!.output as { confidence: number }).confidence)).toBeLessThan(0.02));
+    }
+  });
+
+  it('ocr: a page\'s regions run through list.map batch their orientation and recognition calls, and read the same as one by one', async () => {
+    const det = findShippedModel('ppocr-det')!;
+    const cls = findShippedModel('ppocr-cls')!;
+    await host.load(det, { executionProviders: ['cpu'], intraOpThreads: 1 });
+    await host.load(cls, { executionProviders: ['cpu'], intraOpThreads: 1 });
+    const truth = ['Hello Stratum', 'Pack my box with five dozen liquor jugs', 'Order 58213', { text: 'shipped today', flipped: true }];
+    const page = (await renderPage({ lines: truth, font: 'DejaVu-Sans', pointSize: 28 })).toString('base64');
+    const alone = await runPipeline(OCR_V1, { image: page }, host);
+    const runner = runnerFor([det, cls, rec], 50);
+    batchesSeen.length = 0;
+    const batched = await runPipeline(OCR_V1, { image: page }, runner.forJob());
+    runner.close();
+    expect((batched.output as { text: string }).text).toBe((alone.output as { text: string }).text);
+    expect((batched.output as { lines: unknown[] }).lines).toHaveLength(4);
+    // One detection run; the four regions' orientation and recognition calls each in one batch.
+    expect(batchesSeen.map((b) => `${b.model}:${b.size}`).sort()).toEqual(['ppocr-cls:4', 'ppocr-det:1', 'ppocr-rec:4']);
   });
 });
 

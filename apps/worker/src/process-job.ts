@@ -60,6 +60,7 @@ export async function processInferenceJob(job: JobContext, deps: JobDeps): Promi
   if (!started) return 'skipped';
   const queueTimeMs = Math.max(0, startedAt.getTime() - data.enqueuedAt);
   const t0 = performance.now();
+  let steps: Record<string, number> | undefined;
   const timings = (end: Date): PredictionMetrics => {
     // Queue time = BullMQ wait + the wait for companions in the batcher; predict time is the rest.
     const batch = deps.batchFacts?.() ?? { batchSize: 1, batchQueueMs: 0 };
@@ -68,11 +69,12 @@ export async function processInferenceJob(job: JobContext, deps: JobDeps): Promi
       predict_time_ms: round(Math.max(0, performance.now() - t0 - batch.batchQueueMs)),
       total_time_ms: Math.max(0, end.getTime() - data.enqueuedAt),
       batch_size: batch.batchSize,
+      ...(steps ? { steps_ms: steps } : {}),
     };
   };
   let result: Omit<Success, 'metrics'>;
   try {
-    result = isTensorJob(data) ? await runTensorJob(data, started.input, deps) : await runFeatureJob(data, started.input, deps);
+    result = isTensorJob(data) ? await runTensorJob(data, started.input, deps) : await runFeatureJob(data, started.input, deps, (s) => (steps = s));
   } catch (e) {
     const cause = e instanceof RunFailure ? e.cause : e;
     const decision = decideFailure(cause, job, e instanceof RunFailure ? e.fallback : DEFAULT_FAILURE);
@@ -85,7 +87,7 @@ export async function processInferenceJob(job: JobContext, deps: JobDeps): Promi
   return (await deps.lifecycle.succeed(scope, data.predictionId, { ...result, metrics: timings(completedAt) }, completedAt)) ? 'succeeded' : 'skipped';
 }
 
-async function runFeatureJob(data: FeatureJobData, input: unknown, deps: JobDeps): Promise<Omit<Success, 'metrics'>> {
+async function runFeatureJob(data: FeatureJobData, input: unknown, deps: JobDeps, onSteps: (steps: Record<string, number>) => void): Promise<Omit<Success, 'metrics'>> {
   const feature = (deps.features ?? builtinFeatureCatalogue()).find(data.feature.name, data.feature.version);
   if (!feature) {
     const message = `feature ${data.feature.name}@${data.feature.version} is not served here`;
@@ -94,6 +96,7 @@ async function runFeatureJob(data: FeatureJobData, input: unknown, deps: JobDeps
   let result;
   try {
     result = await runPipeline(feature, input, deps.runner);
+    onSteps(result.steps);
   } catch (e) {
     // A RangeError (stack or size exhausted by the input; the pipeline wraps a node's errors)
     // comes back on every attempt: fail at once.

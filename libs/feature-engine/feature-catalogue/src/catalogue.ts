@@ -165,7 +165,7 @@ export async function loadFeatureCatalogue(opts: LoadOptions): Promise<FeatureCa
 export function featureModels(def: FeatureDefinition, ops: OpSpecs = OP_SPECS): ModelRef[] {
   const refs: ModelRef[] = [];
   for (const node of def.nodes) {
-    for (const ref of ops.get(node.op)?.models?.(node.params ?? {}) ?? []) {
+    for (const ref of ops.get(node.op)?.models?.(node.params ?? {}, ops) ?? []) {
       if (!refs.some((r) => r.name === ref.name && r.version === ref.version)) refs.push(ref);
     }
   }
@@ -201,5 +201,9 @@ function mustFind(name: string, version: string): FeatureDefinition {
 export const OCR_LINE_V1: FeatureDefinition = mustFind('ocr-line', '1');
 /** image-orientation@1, as loaded from its document (features/image-orientation@1.json). */
 export const IMAGE_ORIENTATION_V1: FeatureDefinition = mustFind('image-orientation', '1');
+/** ocr@1, the whole-page reader, as loaded from its document (features/ocr@1.json). */
+export const OCR_V1: FeatureDefinition = mustFind('ocr', '1');
+/** Most text regions one `ocr@1` page may have (its detect_boxes maxRegions); more is a 422 invalid_input. */
+export const OCR_MAX_REGIONS = 300;
 /** The built-in feature versions. */
 export const FEATURES: readonly FeatureDefinition[] = Object.freeze(builtin.list());

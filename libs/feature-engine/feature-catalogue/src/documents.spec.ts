@@ -61,7 +61,7 @@ describe('built-in feature documents', () => {
     const fromFile = parseFeatureDocument(readFileSync(join(BUILTIN_FEATURES_DIR, 'ocr-line@1.json'), 'utf8'), 'ocr-line@1.json');
     expect(fromFile).toEqual(OCR_LINE_V1);
     const catalogue = await load('');
-    expect(catalogue.list().map((f) => `${f.name}@${f.version}`)).toEqual(['image-orientation@1', 'ocr-line@1']);
+    expect(catalogue.list().map((f) => `${f.name}@${f.version}`)).toEqual(['image-orientation@1', 'ocr@1', 'ocr-line@1']);
     expect(catalogue.find('image-orientation')).toEqual(IMAGE_ORIENTATION_V1);
     expect(catalogue.documentOf(catalogue.find('ocr-line')!)).toMatchObject({ source: 'builtin', sha256: featureDigest(OCR_LINE_V1), file: join(BUILTIN_FEATURES_DIR, 'ocr-line@1.json') });
   });

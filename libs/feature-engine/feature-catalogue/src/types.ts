@@ -12,9 +12,17 @@ export interface FeatureNode {
   params?: Record<string, unknown>;
   /**
    * The op's named inputs. A value is `$input.<field>` (a field of the request input),
-   * `<nodeId>` (a node's whole output) or `<nodeId>.<field>` (one field of it).
+   * `<nodeId>` (a node's whole output) or `<nodeId>.<field>` (one field of it); inside the
+   * sub-graph of a `list.map` node, also `$item` (the list item) or `$item.<field>`.
    */
   inputs: Record<string, string>;
+}
+
+/** A graph run per item of a list (the `graph` param of `list.map`): data, validated like a feature's graph. */
+export interface SubGraph {
+  nodes: FeatureNode[];
+  /** The node whose output is the item's result. */
+  output: string;
 }
 
 /** A product feature: a versioned pipeline declared as data. */
@@ -83,10 +91,13 @@ export interface OpSpec {
   description: string;
   /** Input names the op requires; `'any'` for ops whose inputs are free-form (model.run). */
   inputs: readonly string[] | 'any';
-  /** Returns problems with the params (empty when fine); run at catalogue load. */
-  checkParams?(params: Record<string, unknown>): string[];
-  /** Models the node calls, for routing a feature to its worker pool. */
-  models?(params: Record<string, unknown>): ModelRef[];
+  /**
+   * Returns problems with the params (empty when fine); run at catalogue load. `ops` is the
+   * registry the graph is checked against (an op holding a sub-graph checks it with them).
+   */
+  checkParams?(params: Record<string, unknown>, ops: OpSpecs): string[];
+  /** Models the node calls (a sub-graph's included), for routing a feature to its worker pool. */
+  models?(params: Record<string, unknown>, ops: OpSpecs): ModelRef[];
   /**
    * The op's input and output types for these params (checked along every edge at load). An op
    * without it is unchecked (its inputs accept anything, its output is `any`).

@@ -37,7 +37,7 @@ async function problemOf(p: Promise<unknown>): Promise<ProblemError> {
 
 describe('catalogue', () => {
   it('lists ocr-line and image-orientation v1 and finds the latest version', () => {
-    expect(listFeatures().map((f) => `${f.name}@${f.version}`)).toEqual(['image-orientation@1', 'ocr-line@1']);
+    expect(listFeatures().map((f) => `${f.name}@${f.version}`)).toEqual(['image-orientation@1', 'ocr@1', 'ocr-line@1']);
     expect(findFeature('ocr-line')).toBe(OCR_LINE_V1);
     expect(findFeature('ocr-line', '1')).toBe(OCR_LINE_V1);
     expect(findFeature('ocr-line', '2')).toBeUndefined();

@@ -1,4 +1,4 @@
-import type { OpSpec } from '#feature-engine/feature-catalogue';
+import type { OpSpec, SubGraph } from '#feature-engine/feature-catalogue';
 import type { ModelRef, ModelRunner } from '#model-service/tensors';
 
 export interface FeatureResult {
@@ -7,12 +7,19 @@ export interface FeatureResult {
   models: ModelRef[];
   units: number;
   unitType: string;
+  /**
+   * Milliseconds spent in each step, by node id; a list.map's sub-graph steps as
+   * `<mapNode>/<subNode>`, summed over the items (they overlap: the map's own entry is its wall time).
+   */
+  steps: Record<string, number>;
 }
 
 export interface OpContext {
   runner: ModelRunner;
   /** Records a model that served this call. */
   useModel(ref: ModelRef): void;
+  /** Runs a sub-graph (a list.map param) on one item, with the same runner and bookkeeping. */
+  runGraph(graph: SubGraph, item: unknown): Promise<unknown>;
 }
 
 /** An op implementation: its spec (#feature-engine/feature-catalogue) plus a plain async function. */

@@ -35,6 +35,34 @@ describe('stackFeeds / splitOutputs', () => {
     expect(Array.from(o2!.steps!.data as Float32Array)).toEqual([20, 21]);
   });
 
+  it('hands each item its own padded rows and trimmed outputs whichever comes first (wide before narrow, narrow before wide, three widths)', () => {
+    // Items of [1, 1, 2, W] (two rows so the padding lands inside rows, not only at the end).
+    const item = (w: number, base: number) => ({ img: float32Tensor([1, 1, 2, w], seq(2 * w, base)) });
+    const widths = [5, 2, 3];
+    const rules = [{ input: 'img', axis: 3, value: -1, trimOutputs: [{ output: 'steps', axis: 1 }] }];
+    for (const order of [[0, 1, 2], [1, 0, 2], [2, 1, 0], [1, 2, 0]]) {
+      const items = order.map((k) => item(widths[k]!, 100 * (k + 1)));
+      const batch = stackFeeds(items, rules);
+      expect(batch.feeds.img!.dims).toEqual([3, 1, 2, 5]);
+      // Each row of the batch is the item's values then -1 padding up to width 5.
+      const data = Array.from(batch.feeds.img!.data as Float32Array);
+      order.forEach((k, i) => {
+        const w = widths[k]!;
+        const base = 100 * (k + 1);
+        const rowOf = (r: number) => data.slice((i * 2 + r) * 5, (i * 2 + r) * 5 + 5);
+        expect(rowOf(0)).toEqual([...seq(w, base), ...Array<number>(5 - w).fill(-1)]);
+        expect(rowOf(1)).toEqual([...seq(w, base + w), ...Array<number>(5 - w).fill(-1)]);
+      });
+      // A model output with one time step per input column ([3, 5, 1]); each item gets its own first W steps.
+      const steps = float32Tensor([3, 5, 1], order.flatMap((k) => seq(5, 1000 * (k + 1))));
+      const split = splitOutputs({ steps }, batch);
+      order.forEach((k, i) => {
+        expect(split[i]!.steps!.dims).toEqual([1, widths[k]!, 1]);
+        expect(Array.from(split[i]!.steps!.data as Float32Array)).toEqual(seq(widths[k]!, 1000 * (k + 1)));
+      });
+    }
+  });
+
   it('keeps int64 data intact', () => {
     const t = (v: bigint[]): TensorData => ({ dtype: 'int64', dims: [1, v.length], data: BigInt64Array.from(v) });
     const batch = stackFeeds([{ ids: t([1n, 2n]) }, { ids: t([3n, 4n]) }]);

@@ -27,6 +27,11 @@ export interface PredictionMetrics {
   predict_time_ms: number;
   total_time_ms: number;
   batch_size: number;
+  /**
+   * A feature's time per pipeline step (node id -> ms; a list.map's sub-graph steps as
+   * `<map>/<node>`, summed over its items). Model steps include their wait in the batcher.
+   */
+  steps_ms?: Record<string, number>;
 }
 
 /** The public prediction object (snake_case, as in Stripe's and Replicate's APIs). */
