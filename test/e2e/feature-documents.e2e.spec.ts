@@ -137,7 +137,7 @@ describe('a feature added through FEATURES_DIR', () => {
 
   it('records each served version with its sha256', async () => {
     const rows = await db.prisma.feature.findMany({ select: { name: true, version: true, sha256: true }, orderBy: [{ name: 'asc' }, { version: 'asc' }] });
-    expect(rows.map((r) => `${r.name}@${r.version}`)).toEqual(['image-orientation@1', 'image-orientation@2', 'ocr-chars@1', 'ocr-line@1']);
+    expect(rows.map((r) => `${r.name}@${r.version}`)).toEqual(['image-orientation@1', 'image-orientation@2', 'ocr@1', 'ocr-chars@1', 'ocr-line@1']);
     const features = (await api('/v1/features')).json.data as any[];
     const v2 = features.find((f) => f.name === 'image-orientation').versions[1];
     expect(rows.find((r) => r.name === 'image-orientation' && r.version === '2')?.sha256).toBe(v2.sha256);

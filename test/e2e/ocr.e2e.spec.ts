@@ -98,9 +98,9 @@ describe('ocr through POST /v1/predictions', () => {
     expect(r.status).toBe(201);
     expect(r.json).toMatchObject({ feature: 'ocr', version: '1', status: 'succeeded', units: 1, error: null });
     expect(r.json.models).toEqual([
-      { name: 'ppocr-det', version: '1' },
-      { name: 'ppocr-cls', version: '1' },
-      { name: 'ppocr-rec', version: '1' },
+      { name: 'ppocr-det', version: '1', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { name: 'ppocr-cls', version: '1', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { name: 'ppocr-rec', version: '1', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
     ]);
     const lines = r.json.output.lines as { text: string; confidence: number; box: [number, number][]; angle: number }[];
     // Every character right; the recogniser sometimes drops a space (see the README's accuracy figure).
