@@ -73,7 +73,8 @@ async function shot(p: Page, name: string): Promise<void> {
 async function open(p: Page, name: (typeof PAGES)[number]): Promise<void> {
   await p.goto(`${gateway.url}/dashboard/orgs/${slug}/${name}`);
   await p.locator('main h1').first().waitFor();
-  await p.waitForFunction("document.querySelectorAll('.loading').length === 0", undefined, { timeout: 20_000 });
+  // A locator wait (not waitForFunction: the dashboard's CSP forbids the eval it uses).
+  await p.locator('.loading').first().waitFor({ state: 'detached', timeout: 20_000 });
 }
 
 const d = haveChromium ? describe : describe.skip;
@@ -84,7 +85,7 @@ beforeAll(async () => {
   if (!haveChromium) return;
   mkdirSync(ARTIFACTS, { recursive: true });
   db = await createTestDatabase('dashboard');
-  for (const { key, ...values } of PLANS) await db.prisma.plan.create({ data: { id: uuidv7(), key, ...values } });
+  for (const { key, featurePrices: _prices, ...values } of PLANS) await db.prisma.plan.create({ data: { id: uuidv7(), key, ...values } });
   prefix = `dash_${randomBytes(4).toString('hex')}`;
   const env = {
     DATABASE_URL: db.url,

@@ -65,6 +65,11 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/orgs/:org/webhook-messages/:message/replay', ok: 202, roles: KEY_MANAGERS, scopes: ['admin'] },
   { method: 'GET', path: '/v1/orgs/:org/usage', ok: 200, roles: ALL, scopes: ['usage:read', 'admin'] },
   { method: 'GET', path: '/v1/orgs/:org/billing/upcoming', ok: 200, roles: BILLING, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/billing', ok: 200, roles: BILLING, scopes: ['admin'] },
+  { method: 'GET', path: '/v1/orgs/:org/billing/invoices', ok: 200, roles: BILLING, scopes: ['admin'] },
+  // Ledger-only mode here: a role allowed to pay gets 409 stripe_not_configured, the others 403.
+  { method: 'POST', path: '/v1/orgs/:org/billing/checkout', body: () => ({ plan: 'pro' }), ok: 409, roles: BILLING, scopes: ['admin'] },
+  { method: 'POST', path: '/v1/orgs/:org/billing/portal', ok: 409, roles: BILLING, scopes: ['admin'] },
   { method: 'PUT', path: '/v1/orgs/:org/plan', body: () => ({ plan: 'pro' }), ok: 200, roles: OWNER_ADMIN, scopes: ['admin'] },
 ];
 

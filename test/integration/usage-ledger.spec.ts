@@ -142,7 +142,9 @@ describe('GET usage semantics (the service)', () => {
     expect(bad({ granularity: 'week' })).toEqual(['/granularity']);
     expect(bad({ time_zone: 'Mars/Olympus' })).toEqual(['/time_zone']);
     expect(bad({ group_by: 'feature,colour' })).toEqual(['/group_by']);
-    expect(bad({ from: '2026-11-10T00:07:00Z', to: '2026-11-11T00:00:00Z' })).toEqual(['/from']);
+    // A time inside a 15-minute bucket is not an error: the range widens to whole buckets.
+    const widened = parseUsageQuery({ from: '2026-11-10T00:07:00Z', to: '2026-11-11T00:01:00Z' });
+    expect([widened.from.toISOString(), widened.to.toISOString()]).toEqual(['2026-11-10T00:00:00.000Z', '2026-11-11T00:15:00.000Z']);
     expect(bad({ from: '2026-11-10T00:00:00Z', to: '2026-11-09T00:00:00Z' })).toEqual(['/to']);
     expect(bad({ from: '2026-01-01T00:00:00Z', to: '2026-03-01T00:00:00Z', granularity: 'hour' })).toEqual(['/to']);
     expect(bad({ key: 'nope', mode: 'prod' }).sort()).toEqual(['/key', '/mode']);

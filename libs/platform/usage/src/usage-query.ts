@@ -19,8 +19,8 @@ export const MAX_RANGE_DAYS: Record<Granularity, number> = { hour: 32, day: 400,
 
 /** The query of GET /v1/orgs/{org}/usage (also its OpenAPI parameters). */
 export const usageQuery = z.object({
-  from: date.optional().describe('ISO 8601, inclusive, on a 15-minute boundary; default: the start of the current month in `time_zone`'),
-  to: date.optional().describe('ISO 8601, exclusive, on a 15-minute boundary; default: the start of the next month in `time_zone`'),
+  from: date.optional().describe('ISO 8601, inclusive (moved back to its 15-minute boundary: usage is kept in 15-minute buckets; the answer’s from says where it starts); default: the start of the current month in `time_zone`'),
+  to: date.optional().describe('ISO 8601, exclusive (moved forward to a 15-minute boundary; the answer’s to says where it ends); default: the start of the next month in `time_zone`'),
   granularity: z.enum(['hour', 'day', 'month']).default('day').describe('hour, day (default) or month, in `time_zone`'),
   time_zone: z
     .string()
@@ -51,11 +51,10 @@ export interface UsageRequest {
 /** Parses and checks the usage query: 422 validation_failed naming each bad parameter. */
 export function parseUsageQuery(query: unknown, now = new Date()): UsageRequest {
   const q = parseQuery(usageQuery, query);
-  const from = q.from ?? zonedPeriodStart(now, 'month', q.time_zone);
-  const to = q.to ?? nextZonedPeriodStart(zonedPeriodStart(now, 'month', q.time_zone), 'month', q.time_zone);
+  // Usage is kept in 15-minute buckets: the range widens to whole buckets (the answer echoes it).
+  const from = new Date(Math.floor((q.from ?? zonedPeriodStart(now, 'month', q.time_zone)).getTime() / BUCKET_MS) * BUCKET_MS);
+  const to = new Date(Math.ceil((q.to ?? nextZonedPeriodStart(zonedPeriodStart(now, 'month', q.time_zone), 'month', q.time_zone)).getTime() / BUCKET_MS) * BUCKET_MS);
   const errors: { path: string; message: string }[] = [];
-  if (from.getTime() % BUCKET_MS !== 0) errors.push({ path: '/from', message: 'must be on a 15-minute boundary (usage is kept in 15-minute buckets)' });
-  if (to.getTime() % BUCKET_MS !== 0) errors.push({ path: '/to', message: 'must be on a 15-minute boundary (usage is kept in 15-minute buckets)' });
   if (from >= to) errors.push({ path: '/to', message: 'must be after from' });
   else if (to.getTime() - from.getTime() > MAX_RANGE_DAYS[q.granularity] * 86_400_000) errors.push({ path: '/to', message: `must be at most ${MAX_RANGE_DAYS[q.granularity]} days after from with granularity ${q.granularity}` });
   if (errors.length) throw validationProblem('query', errors);
