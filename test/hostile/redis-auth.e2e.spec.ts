@@ -128,7 +128,7 @@ describe('a Redis that requires authentication', () => {
     await waitAlive(gateway);
     expect((await fetch(`${gateway.url}/readyz`)).status).toBe(503);
     expect(await keysUnder(plain, prefix)).toEqual([]);
-  });
+  }, 90_000);
 });
 
 describe('Redis over TLS (rediss://)', () => {
@@ -147,7 +147,7 @@ describe('Redis over TLS (rediss://)', () => {
     const gateway = await started('gateway', { ...baseEnv(prefix), REDIS_URL: tls.url, REDIS_PASSWORD: PASSWORD, LOG_LEVEL: 'error' }, false);
     await waitAlive(gateway);
     expect((await fetch(`${gateway.url}/readyz`)).status).toBe(503);
-  });
+  }, 90_000);
 });
 
 describe('configuration errors', () => {

@@ -70,7 +70,7 @@ async function waitFor200(url: string, child: ChildProcess, output: () => string
 }
 
 /** Waits until the app answers /healthz (alive), whether or not it is ready. */
-export async function waitAlive(app: RunningApp, timeoutMs = 20_000): Promise<void> {
+export async function waitAlive(app: RunningApp, timeoutMs = 45_000): Promise<void> {
   await waitFor200(`${app.url}/healthz`, app.child, () => app.output(), timeoutMs);
 }
 
