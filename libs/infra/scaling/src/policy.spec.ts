@@ -77,6 +77,8 @@ describe('decide', () => {
     expect(d).toMatchObject({ desired: 1, action: 'up', reason: 'from_zero' });
     // A big first burst: up to the step limit at once.
     expect(decide({ now: 0, current: 0, signals: load({ backlog: 40 }), state: initialScalingState() }, P)).toMatchObject({ desired: 3, action: 'up', reason: 'from_zero' });
+    // Arrivals seen before their jobs reach the queue count as the first job too.
+    expect(decide({ now: 0, current: 0, signals: load({ arrivalRate: 2 }), state: initialScalingState() }, { ...P, upWindowMs: 60_000 })).toMatchObject({ desired: 1, action: 'up', reason: 'from_zero' });
   });
 
   it('stays at zero while nothing arrives', () => {

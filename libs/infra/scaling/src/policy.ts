@@ -161,8 +161,9 @@ export function decide(input: { now: number; current: number; signals: PoolSigna
     state,
   });
 
-  // From zero on the first job: no window, no tolerance.
-  if (current === 0 && work > 0) return done(Math.max(1, Math.min(recommended, p.maxStepUp)), 'from_zero');
+  // From zero on the first job (or the first arrivals, when the gateway's counter is scraped before
+  // the jobs reach the queue): no window, no tolerance.
+  if (current === 0 && busy) return done(Math.max(1, Math.min(recommended, p.maxStepUp)), 'from_zero');
   if (current < p.minWorkers) return done(Math.min(p.minWorkers, current + p.maxStepUp), 'at_min');
   if (current > p.maxWorkers) return done(Math.max(p.maxWorkers, current - p.maxStepDown), 'at_max');
 
