@@ -153,7 +153,11 @@ describe('batched inference equals unbatched inference', () => {
     const truth = ['Hello Stratum', 'Pack my box with five dozen liquor jugs', 'Order 58213', { text: 'shipped today', flipped: true }];
     const page = (await renderPage({ lines: truth, font: 'DejaVu-Sans', pointSize: 28 })).toString('base64');
     const alone = await runPipeline(OCR_V1, { image: page }, host);
-    const runner = runnerFor([det, cls, rec], 50);
+    // Batches that close when full (4 regions) rather than on a timer, so a busy machine that
+    // spaces the regions' calls out cannot split them; detection runs alone, at once.
+    const sizes = new Map([[`${det.name}@${det.version}`, 1], [`${cls.name}@${cls.version}`, 4], [`${rec.name}@${rec.version}`, 4]]);
+    const policies = new Map([det, cls, rec].map((e) => [`${e.name}@${e.version}`, { ...batchingOf(e), maxBatchSize: sizes.get(`${e.name}@${e.version}`)!, maxQueueDelayMs: 20_000 }]));
+    const runner = new BatchingRunner(host, { enabled: true, policy: (ref) => policies.get(`${ref.name}@${ref.version}`) });
     batchesSeen.length = 0;
     const batched = await runPipeline(OCR_V1, { image: page }, runner.forJob());
     runner.close();
