@@ -43,8 +43,9 @@ afterAll(async () => {
 });
 
 /** A runner over the real host with the given entries' own config, max queue delay widened so concurrent calls surely meet. */
-function runnerFor(entries: ModelEntry[], delayMs = 200): BatchingRunner {
-  const policies = new Map(entries.map((e) => [`${e.name}@${e.version}`, { ...batchingOf(e), maxQueueDelayMs: delayMs }]));
+/** `sizes`: a max batch size per model name, overriding the model's own. */
+function runnerFor(entries: ModelEntry[], delayMs = 200, sizes: Record<string, number> = {}): BatchingRunner {
+  const policies = new Map(entries.map((e) => [`${e.name}@${e.version}`, { ...batchingOf(e), maxQueueDelayMs: delayMs, ...(sizes[e.name] ? { maxBatchSize: sizes[e.name] } : {}) }]));
   return new BatchingRunner(host, { enabled: true, policy: (ref) => policies.get(`${ref.name}@${ref.version}`) });
 }
 
@@ -155,9 +156,7 @@ describe('batched inference equals unbatched inference', () => {
     const alone = await runPipeline(OCR_V1, { image: page }, host);
     // Batches that close when full (4 regions) rather than on a timer, so a busy machine that
     // spaces the regions' calls out cannot split them; detection runs alone, at once.
-    const sizes = new Map([[`${det.name}@${det.version}`, 1], [`${cls.name}@${cls.version}`, 4], [`${rec.name}@${rec.version}`, 4]]);
-    const policies = new Map([det, cls, rec].map((e) => [`${e.name}@${e.version}`, { ...batchingOf(e), maxBatchSize: sizes.get(`${e.name}@${e.version}`)!, maxQueueDelayMs: 20_000 }]));
-    const runner = new BatchingRunner(host, { enabled: true, policy: (ref) => policies.get(`${ref.name}@${ref.version}`) });
+    const runner = runnerFor([det, cls, rec], 20_000, { [det.name]: 1, [cls.name]: 4, [rec.name]: 4 });
     batchesSeen.length = 0;
     const batched = await runPipeline(OCR_V1, { image: page }, runner.forJob());
     runner.close();
