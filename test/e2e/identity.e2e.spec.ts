@@ -130,14 +130,16 @@ describe('login, me, logout', () => {
     await time('warmup@example.com', '10.4.0.9');
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       known.push(await time('dorothy@example.com', `10.4.1.${i}`));
       unknown.push(await time(`ghost${i}@example.com`, `10.4.2.${i}`));
     }
-    const median = (xs: number[]) => xs.sort((x, y) => x - y)[1]!;
-    // Both run one argon2id verify (~10+ ms); without the dummy hash the unknown case would take ~1 ms.
-    expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
-    expect(median(known)).toBeGreaterThan(median(unknown) * 0.5);
+    const median = (xs: number[]) => xs.sort((x, y) => x - y)[2]!;
+    // Both run one argon2id verify (~10+ ms); without the dummy hash the unknown case would take
+    // ~1 ms, a factor of 10 or more. Within a factor of 3 either way: a loaded machine (other test
+    // files on the same 2 cores) stretches single samples, and 5 interleaved samples' medians hold.
+    expect(median(unknown)).toBeGreaterThan(median(known) / 3);
+    expect(median(known)).toBeGreaterThan(median(unknown) / 3);
   });
 
   it('throttles failed log-ins per account (429 with Retry-After), whatever the IP', async () => {

@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '#infra/db';
 import { seedDemo } from '../../scripts/seed.js';
-import { billingTotals, expectBilledExactly } from '../support/billing-totals.js';
+import { billingTotals, expectBilledExactly, type InvoiceCheck } from '../support/billing-totals.js';
+import { insertApiKey } from '../support/keys.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { FakeStripe } from '../support/fake-stripe.js';
 import { consumerCaughtUp } from '../support/lifecycle.js';
@@ -26,15 +27,29 @@ let env: Record<string, string>;
 let key: string;
 let orgId: string;
 let image: string;
+let invoice: InvoiceCheck;
+const INCLUDED = 5;
+const UNIT_PRICE = '0.125';
 
 beforeAll(async () => {
   db = await createTestDatabase('stripe_e2e');
   const seeded = await seedDemo({ prisma: db.prisma, pepper: PEPPER });
   key = seeded.liveKey.secret!;
   orgId = seeded.orgId;
-  // A plan that lets the scenarios' units through (overage billed, never refused).
+  // A plan that lets the scenarios' units through (overage billed, never refused), with few
+  // included units and a price in fractions of a cent, so the invoice's amount is rounded.
   const org = await db.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { planId: true } });
-  await db.prisma.plan.update({ where: { id: org.planId }, data: { monthlyQuotaUnits: 1_000_000 } });
+  await db.prisma.plan.update({ where: { id: org.planId }, data: { monthlyQuotaUnits: INCLUDED, quotaOverage: 'allow', unitPrice: UNIT_PRICE, featurePrices: { deleteMany: {} } } });
+  const admin = (await insertApiKey(db.prisma, PEPPER, orgId, { scopes: ['admin'] })).secret;
+  invoice = {
+    includedUnits: INCLUDED,
+    unitPrice: UNIT_PRICE,
+    upcoming: async () => {
+      const res = await fetch(`${gateway.url}/v1/orgs/${orgId}/billing/upcoming`, { headers: { authorization: `Bearer ${admin}` } });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Awaited<ReturnType<InvoiceCheck['upcoming']>>;
+    },
+  };
   stripe = await FakeStripe.start();
   env = {
     DATABASE_URL: db.url,
@@ -106,7 +121,7 @@ describe('Stripe meter events through the outbox: billed exactly once', () => {
     await consumerCaughtUp(db.prisma);
     expect(await db.prisma.usageEvent.count({ where: { id: ids[0]! } })).toBe(1);
     expect(await db.prisma.stripeMeterOutbox.count({ where: { id: ids[0]! } })).toBe(1);
-    const t = await expectBilledExactly(db.prisma, stripe, orgId);
+    const t = await expectBilledExactly(db.prisma, stripe, orgId, invoice);
     expect(t.ledgerUnits).toBeGreaterThan(0);
     // Sent with an identifier and an idempotency key.
     const sent = stripe.meterRequests().filter((r) => r.body['identifier'] === ids[0]);
@@ -129,7 +144,7 @@ describe('Stripe meter events through the outbox: billed exactly once', () => {
     const usage = await db.prisma.usageEvent.count({ where: { id: { in: ids } } });
     expect(usage).toBe(ids.length);
     expect(await db.prisma.stripeMeterOutbox.count({ where: { id: { in: ids } } })).toBe(ids.length);
-    await expectBilledExactly(db.prisma, stripe, orgId);
+    await expectBilledExactly(db.prisma, stripe, orgId, invoice);
     // The killed worker's jobs ran again on the new one (started twice), still billed once.
     const starts = await db.prisma.predictionEvent.groupBy({ by: ['predictionId'], where: { predictionId: { in: ids }, type: 'prediction.started' }, _count: true });
     expect(starts.filter((s) => s._count >= 2).length).toBeGreaterThan(0);
@@ -151,7 +166,7 @@ describe('Stripe meter events through the outbox: billed exactly once', () => {
     const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(Number(/^stratum_stripe_outbox_pending\{[^}]*\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(ids.length);
     stripe.recover();
-    const t = await expectBilledExactly(db.prisma, stripe, orgId);
+    const t = await expectBilledExactly(db.prisma, stripe, orgId, invoice);
     expect(t.ledgerUnits).toBeGreaterThan(before.ledgerUnits);
     // Aggregated: fewer meter events than usage events for this run.
     const identifiers = new Set((await db.prisma.stripeMeterOutbox.findMany({ where: { id: { in: ids } }, select: { batchId: true } })).map((r) => r.batchId));

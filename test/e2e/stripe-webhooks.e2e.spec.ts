@@ -148,6 +148,28 @@ describe('POST /webhooks/stripe', () => {
     expect(after).toEqual({ stripeSubscriptionStatus: 'active', plan: { key: 'pro' } });
   });
 
+  it('a subscription changes the plan the way PUT /plan does: proration row, one plan.changed, limits on the gateway at once', async () => {
+    const { orgId, customer, key } = await customerOrg();
+    const policy = async () => (await fetch(`${gateway.url}/v1/features`, { headers: { authorization: `Bearer ${key}` } })).headers.get('ratelimit-policy') ?? '';
+    // The key's entry is cached on the gateway with the free plan's limits.
+    const before = await policy();
+    expect(before).toContain('q=60;');
+    const sub = stripe.putSubscription({ id: `sub_${randomBytes(6).toString('hex')}`, customer, status: 'active', plan: 'pro', orgId });
+    const e = signedStripeEvent(SECRET, 'customer.subscription.updated', sub);
+    expect((await deliver(e)).status).toBe(200);
+    const planId = async (k: string) => (await db.prisma.plan.findUniqueOrThrow({ where: { key: k }, select: { id: true } })).id;
+    const changes = await db.prisma.orgPlanChange.findMany({ where: { orgId }, select: { fromPlanId: true, toPlanId: true } });
+    expect(changes).toEqual([{ fromPlanId: await planId('free'), toPlanId: await planId('pro') }]);
+    expect(await tenantMessages(orgId, 'plan.changed')).toBe(1);
+    // The cached entry was forgotten: the next call carries the pro plan's limits.
+    const after = await until(policy, (p) => p.includes('q=600;'), 2_000);
+    expect(after).toContain('q=600;');
+    // A second event for the same state (Stripe sends created and updated) changes nothing more.
+    expect((await deliver(signedStripeEvent(SECRET, 'customer.subscription.created', sub))).status).toBe(200);
+    expect(await db.prisma.orgPlanChange.count({ where: { orgId } })).toBe(1);
+    expect(await tenantMessages(orgId, 'plan.changed')).toBe(1);
+  });
+
   it('a failed payment: past_due, suspended after the grace period (402 org_suspended), restored at once by the payment', async () => {
     const { orgId, customer, key } = await customerOrg();
     const inv = `in_${randomBytes(6).toString('hex')}`;
@@ -205,6 +227,10 @@ describe('checkout, portal, billing status, invoices (Stripe mode)', () => {
     const sent = stripe.requests.filter((r) => r.path === '/v1/checkout/sessions').at(-1)!;
     expect(sent.body).toMatchObject({ mode: 'subscription', customer, client_reference_id: org.id, line_items: { '0': { price: 'price_pro_metered' } } });
     expect((await call('POST', '/billing/checkout', { plan: 'platinum' })).json.code).toBe('validation_failed');
+    // The subscription decides the plan: no direct change in Stripe mode.
+    const direct = await call('PUT', '/plan', { plan: 'pro' });
+    expect([direct.status, direct.json.code]).toEqual([409, 'checkout_required']);
+    expect(await db.prisma.orgPlanChange.count({ where: { orgId: org.id } })).toBe(0);
     const portal = await call('POST', '/billing/portal');
     expect(portal.status).toBe(200);
     expect(portal.json.url).toMatch(/^https:\/\/billing\.stripe\.test\//);
@@ -244,7 +270,9 @@ describe('reconciliation', () => {
     } finally {
       redis.disconnect();
     }
-    expect(await db.prisma.stripeMeterOutbox.count({ where: { id: { in: rows.map((r) => r.id) } } })).toBe(3);
+    // The same round adds the missing rows to the outbox after repairing the counters.
+    const added = await until(() => db.prisma.stripeMeterOutbox.count({ where: { id: { in: rows.map((r) => r.id) } } }), (n) => n === 3);
+    expect(added).toBe(3);
     await expectBilledExactly(db.prisma, stripe, orgId);
     expect(gateway.output()).toMatch(/billing drift: quota_counter=\d+/);
     expect(gateway.output()).toMatch(/outbox_missing=[1-9]/);

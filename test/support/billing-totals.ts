@@ -1,8 +1,9 @@
 // The exactness check of billing scenarios: what the ledger holds equals what Stripe
-// acknowledged, to the unit. Structured as totals so other sources (e.g. the
-// billing/upcoming amount) can be added to the same comparison.
+// acknowledged, to the unit, and — given the gateway's `billing/upcoming` — the invoice the
+// tenant sees equals what Stripe would charge for the acknowledged units, to the minor unit.
 import { expect } from '@jest/globals';
 import type { PrismaClient } from '#infra/db';
+import { lineAmount } from '#platform/pricing';
 import type { FakeStripe } from './fake-stripe.js';
 import { consumerCaughtUp } from './lifecycle.js';
 
@@ -15,6 +16,20 @@ export interface BillingTotals {
   pending: number;
 }
 
+/** How the comparison reads the tenant's invoice and how Stripe prices the meter. */
+export interface InvoiceCheck {
+  /** GET /v1/orgs/{org}/billing/upcoming as the tenant sees it. */
+  upcoming: () => Promise<{ lines: { units: number; amount: number }[]; total: number }>;
+  /** Stripe's metered price: the first `includedUnits` of the period free (a graduated tier), then `unitPrice` (decimal minor units) each. */
+  includedUnits: number;
+  unitPrice: string;
+}
+
+export interface ExactTotals extends BillingTotals {
+  /** Present with an InvoiceCheck: the upcoming invoice's units and total, and Stripe's charge for the acknowledged units. */
+  invoice?: { units: number; total: number; stripeAmount: number };
+}
+
 export async function billingTotals(prisma: PrismaClient, stripe: FakeStripe, orgId: string): Promise<BillingTotals> {
   const ledger = await prisma.usageEvent.aggregate({ where: { orgId, mode: 'live' }, _sum: { units: true } });
   const org = await prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { stripeCustomerId: true } });
@@ -23,7 +38,7 @@ export async function billingTotals(prisma: PrismaClient, stripe: FakeStripe, or
 }
 
 /** Waits until the usage consumer and the meter outbox are drained, then compares the totals. */
-export async function expectBilledExactly(prisma: PrismaClient, stripe: FakeStripe, orgId: string, timeoutMs = 30_000): Promise<BillingTotals> {
+export async function expectBilledExactly(prisma: PrismaClient, stripe: FakeStripe, orgId: string, invoiceCheck?: InvoiceCheck, timeoutMs = 30_000): Promise<ExactTotals> {
   await consumerCaughtUp(prisma, 'usage', timeoutMs);
   const deadline = Date.now() + timeoutMs;
   let t = await billingTotals(prisma, stripe, orgId);
@@ -37,5 +52,13 @@ export async function expectBilledExactly(prisma: PrismaClient, stripe: FakeStri
   // Each acknowledged batch reached Stripe once, with exactly its rows' units.
   const batches = await prisma.stripeMeterOutbox.groupBy({ by: ['batchId'], where: { orgId }, _sum: { units: true } });
   for (const b of batches) expect(stripe.meterEvents.get(b.batchId!)?.value).toBe(b._sum.units);
-  return t;
+  if (!invoiceCheck) return t;
+  // The usage consumer and the rollups commit together, so the invoice is already complete here.
+  const inv = await invoiceCheck.upcoming();
+  const units = inv.lines.reduce((sum, l) => sum + l.units, 0);
+  const stripeAmount = lineAmount(Math.max(0, t.stripeUnits - invoiceCheck.includedUnits), invoiceCheck.unitPrice);
+  expect(units).toBe(t.stripeUnits);
+  expect(inv.total).toBe(inv.lines.reduce((sum, l) => sum + l.amount, 0));
+  expect(inv.total).toBe(stripeAmount);
+  return { ...t, invoice: { units, total: inv.total, stripeAmount } };
 }

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
+import { AppConfig } from '#infra/config';
+import { ProblemError } from '#infra/errors';
 import { writeAudit } from '#platform/audit';
-import { ApiKeyVerifier } from '#platform/api-keys';
 import { PrismaClient } from '#infra/db';
 import { actorId, type Actor } from '#platform/tenancy';
-import { changePlan, enqueuePlanChanged, type PlanChange } from '#platform/usage';
+import { PlanChanges, type PlanChange } from '#platform/usage';
 
 /** The body of PUT /v1/orgs/{org}/plan. */
 export const changePlanBody = z.strictObject({ plan: z.string().min(1).max(40).describe('The plan key: free, pro, enterprise') });
@@ -25,19 +26,21 @@ export interface OrganizationPlanView {
   effective_at: string | null;
 }
 
-/** Plan changes (ledger mode): the change, its audit entry and its `plan.changed` webhooks in one transaction, then every gateway told. */
+/** Plan changes through PUT /plan (ledger-only mode): `PlanChanges` with the audit entry in the same transaction. */
 @Injectable()
 export class LedgerBillingService {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly verifier: ApiKeyVerifier,
+    private readonly plans: PlanChanges,
+    private readonly config: AppConfig,
   ) {}
 
   async changePlan(actor: Actor, planKey: string): Promise<OrganizationPlanView> {
-    const change: PlanChange | null = await this.prisma.$transaction(async (tx) => {
-      const c = await changePlan(tx, actor.orgId, planKey);
-      if (!c) return null;
-      await writeAudit(tx, {
+    // In Stripe mode the subscription decides the plan (checkout to upgrade, the portal to change
+    // or cancel); a direct change would bill one plan and enforce another.
+    if (this.config.env.STRIPE_SECRET_KEY) throw new ProblemError('checkout_required', 'In Stripe mode plans change through the subscription: POST …/billing/checkout to upgrade, or POST …/billing/portal to change or cancel.');
+    const change = await this.plans.apply(actor.orgId, planKey, (tx, c) =>
+      writeAudit(tx, {
         orgId: actor.orgId,
         actorType: actor.kind,
         actorId: actorId(actor),
@@ -46,17 +49,8 @@ export class LedgerBillingService {
         targetType: 'organization',
         targetId: actor.orgId,
         changes: { before: { plan: c.from.key }, after: { plan: c.to.key, effective_at: c.effectiveAt.toISOString() } },
-      });
-      await enqueuePlanChanged(tx, actor.orgId, c);
-      return c;
-    });
-    if (change) {
-      // The plan's limits ride in every cached key entry of the organization (rate, burst, in-flight
-      // cap, queue priority, quota): forgetting those entries on every gateway applies the new plan
-      // there within about a second (the same pub/sub invalidation as a key revocation).
-      const keys = await this.prisma.apiKey.findMany({ where: { orgId: actor.orgId, revokedAt: null }, select: { digest: true } });
-      await this.verifier.invalidateEverywhere(keys.map((k) => k.digest));
-    }
+      }),
+    );
     return this.view(actor.orgId, change);
   }
 

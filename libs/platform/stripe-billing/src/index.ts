@@ -8,6 +8,6 @@ export { BillingStatusService } from './billing-status.service.js';
 export { TenantBillingWebhooks } from './tenant-webhooks.js';
 export { StripeWebhooks, HANDLED_STRIPE_EVENTS, type WebhookOutcome } from './stripe-webhooks.js';
 export { BillingService, checkoutBody, type BillingOverview, type InvoiceView } from './billing.service.js';
-export { PLAN_SYNC, DirectPlanSync, type PlanSync } from './plan-sync.js';
+export { PLAN_SYNC, LedgerPlanSync, type PlanSync } from './plan-sync.js';
 export { Reconciliation, driftOf, type ReconcileReport, type DriftKind } from './reconciliation.js';
 export { StripeBillingModule } from './stripe-billing.module.js';

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaClient } from '#infra/db';
+import { PlanChanges } from '#platform/usage';
 
 /**
  * Injection token: how a Stripe subscription's plan is applied to the organization. The
- * default sets `Organization.planId` by plan key; the ledger branch's plan change (proration,
- * `plan.changed`, cache invalidation) can be provided here instead.
+ * default goes through `PlanChanges`, the same path as PUT /plan: a proration row, `plan.changed`
+ * webhooks, and the organization's cached keys forgotten on every gateway.
  */
 export const PLAN_SYNC = Symbol('PLAN_SYNC');
 
@@ -14,13 +15,17 @@ export interface PlanSync {
 }
 
 @Injectable()
-export class DirectPlanSync implements PlanSync {
-  constructor(private readonly db: PrismaClient) {}
+export class LedgerPlanSync implements PlanSync {
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly changes: PlanChanges,
+  ) {}
 
   async apply(orgId: string, planKey: string): Promise<boolean> {
+    // A subscription whose price names no plan here is logged by the caller, not a 422.
     const plan = await this.db.plan.findUnique({ where: { key: planKey }, select: { id: true } });
     if (!plan) return false;
-    await this.db.organization.update({ where: { id: orgId }, data: { planId: plan.id } });
+    await this.changes.apply(orgId, planKey);
     return true;
   }
 }

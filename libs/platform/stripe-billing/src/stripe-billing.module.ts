@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AppConfig } from '#infra/config';
 import { USAGE_OUTBOX } from '#platform/metering';
+import { PlanChanges } from '#platform/usage';
 import { BillingStatusService } from './billing-status.service.js';
 import { BillingService } from './billing.service.js';
 import { StripeCustomers } from './customers.js';
 import { MeterOutbox } from './meter-outbox.js';
-import { DirectPlanSync, PLAN_SYNC } from './plan-sync.js';
+import { LedgerPlanSync, PLAN_SYNC } from './plan-sync.js';
 import { STRIPE_API, stripeApiFactory } from './stripe-context.js';
 import { StripeWebhooks } from './stripe-webhooks.js';
 import { TenantBillingWebhooks } from './tenant-webhooks.js';
@@ -22,12 +23,13 @@ import { TenantBillingWebhooks } from './tenant-webhooks.js';
     StripeCustomers,
     MeterOutbox,
     { provide: USAGE_OUTBOX, useFactory: (config: AppConfig, outbox: MeterOutbox) => (config.env.STRIPE_SECRET_KEY ? outbox : null), inject: [AppConfig, MeterOutbox] },
-    { provide: PLAN_SYNC, useClass: DirectPlanSync },
+    PlanChanges,
+    { provide: PLAN_SYNC, useClass: LedgerPlanSync },
     TenantBillingWebhooks,
     BillingStatusService,
     StripeWebhooks,
     BillingService,
   ],
-  exports: [STRIPE_API, StripeCustomers, MeterOutbox, USAGE_OUTBOX, BillingStatusService, StripeWebhooks, BillingService],
+  exports: [PlanChanges, STRIPE_API, StripeCustomers, MeterOutbox, USAGE_OUTBOX, BillingStatusService, StripeWebhooks, BillingService],
 })
 export class StripeBillingModule {}

@@ -129,7 +129,7 @@ export class StripeWebhooks {
     if (s.status === 'canceled' && current.stripeSubscriptionId && current.stripeSubscriptionId !== s.id) return;
     await this.db.organization.update({ where: { id: orgId }, data: { stripeSubscriptionId: s.id, stripeSubscriptionStatus: s.status } });
     const live = ['active', 'trialing', 'past_due'].includes(s.status);
-    if (live && s.plan) await this.plans.apply(orgId, s.plan);
+    if (live && s.plan && !(await this.plans.apply(orgId, s.plan))) this.logger.warn(`subscription ${id}: plan "${s.plan}" is not a plan here; the organization keeps its plan`);
     if (s.status === 'canceled' || s.status === 'incomplete_expired') await this.plans.apply(orgId, 'free');
   }
 

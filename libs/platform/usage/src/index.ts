@@ -5,3 +5,4 @@ export { usageQuery, parseUsageQuery, USAGE_DIMENSIONS, MAX_RANGE_DAYS, type Usa
 export { UsageService, type UsageReport, type UsageRow, type UpcomingInvoice } from './usage.service.js';
 export { changePlan, enqueuePlanChanged, PLAN_CHANGED_EVENT, type PlanChange, type PlanChangedPayload, type PlanSummary } from './plan-change.js';
 export { UsageRetention } from './retention.js';
+export { PlanChanges } from './plan-changes.js';
