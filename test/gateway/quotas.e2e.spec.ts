@@ -26,6 +26,7 @@ let gateways: RunningApp[] = [];
 let redis: Redis;
 let image: string;
 let repo: string;
+let env: Record<string, string>;
 
 async function tenant(limit: number | null, overage: 'block' | 'allow'): Promise<{ orgId: string; live: string; test: string }> {
   const planKey = `p_${randomBytes(4).toString('hex')}`;
@@ -49,7 +50,7 @@ beforeAll(async () => {
   db = await createTestDatabase('quota_e2e');
   image = (await readFile(join(repoRoot(), 'examples', 'hello.png'))).toString('base64');
   repo = writeTinyRepository(mkdtempSync(join(tmpdir(), 'stratum-quota-repo-')), [{ name: 'tiny-classifier', versions: ['1'], config: { default_version: '1' } }]);
-  const env = {
+  env = {
     MODEL_REPOSITORY: repo,
     MODEL_STORAGE_DIR: join(repo, '.storage'),
     DATABASE_URL: db.url,
@@ -155,5 +156,22 @@ describe('an overage plan (limit 2, overage allowed)', () => {
     const r = await predict(t.live);
     expect(r.status).toBe(202);
     expect(r.headers.get('ratelimit-policy') ?? '').not.toContain('"quota"');
+  });
+});
+
+describe('QUOTA_METERING=off', () => {
+  it('admits past the limit without taking units (no counter, no quota headers); a metered gateway counts those predictions', async () => {
+    const t = await tenant(1, 'block');
+    const unmetered = await startApp('gateway', { ...env, QUOTA_METERING: 'off' });
+    gateways.push(unmetered);
+    const results = [await predict(t.live, unmetered), await predict(t.live, unmetered)];
+    expect(results.map((r) => r.status)).toEqual([202, 202]);
+    for (const r of results) expect(r.headers.get('ratelimit-policy') ?? '').not.toContain('"quota"');
+    expect(await redis.keys(`${prefix}:quota:{${t.orgId}:*`)).toEqual([]);
+    // A metered gateway still enforces the plan, and its counter (built from Postgres) counts the
+    // two unmetered predictions: the one included unit is taken already.
+    const metered = await predict(t.live);
+    expect([metered.status, metered.json.code]).toEqual([429, 'quota_exceeded']);
+    expect(metered.json.reserved + metered.json.used).toBe(2);
   });
 });

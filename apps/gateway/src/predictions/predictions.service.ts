@@ -24,8 +24,8 @@ export interface CreateResult {
   prediction: PredictionView;
   /** true when the prediction reached a final state within the wait. */
   finished: boolean;
-  /** The quota this admission saw (for the RateLimit headers). */
-  quota: QuotaOutcome;
+  /** The quota this admission saw (for the RateLimit headers); null with QUOTA_METERING=off. */
+  quota: QuotaOutcome | null;
 }
 
 @Injectable()

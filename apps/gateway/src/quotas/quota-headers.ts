@@ -5,8 +5,10 @@ import { quotaHeaders, type QuotaEstimator, type QuotaOutcome } from '#platform/
 /**
  * Adds the "quota" policy to the RateLimit-Policy / RateLimit fields, after any policy already
  * there (the rate limits' own): structured-field lists, so the members are joined with ", ".
+ * Nothing without an outcome (QUOTA_METERING=off).
  */
-export function appendQuotaHeaders(reply: FastifyReply, outcome: QuotaOutcome): void {
+export function appendQuotaHeaders(reply: FastifyReply, outcome: QuotaOutcome | null): void {
+  if (!outcome) return; // QUOTA_METERING=off
   for (const [name, value] of Object.entries(quotaHeaders(outcome))) {
     const prev = reply.getHeader(name);
     void reply.header(name, prev === undefined || prev === '' ? value : `${String(prev)}, ${value}`);

@@ -126,6 +126,8 @@ export const envSchema = z
     RECOVERY_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
     /** A prediction not finished this long after its creation fails with deadline_exceeded. */
     PREDICTION_DEADLINE_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
+    /** Request-path metering: `on` reserves a prediction's units of the monthly quota at admission (Redis) and enforces it; `off` skips that (no quota is enforced, no quota headers) for deployments that sell no quotas. Usage is recorded in the ledger from lifecycle events either way, so billing is unchanged. `npm run bench:metering` compares the two. */
+    QUOTA_METERING: z.enum(['on', 'off']).default('on'),
     /** Units a test-mode key's organization may use per calendar month (test usage is free and never counts against the plan's live quota). */
     QUOTA_TEST_UNITS_PER_MONTH: z.coerce.number().int().min(0).max(1_000_000_000).default(1_000),
     /** Raw usage events (the ledger's rows) are deleted this many days after they occurred; the rollups that usage queries and invoices read are kept. */

@@ -37,6 +37,12 @@ const KEEP_AFTER_PERIOD_S = 35 * 86_400;
 export const SWEEP_GRACE_MS = 120_000;
 const RESERVATIONS_KEY = /\{([0-9a-f-]{36}):(live|test):\d{4}-\d{2}\}:r$/;
 
+/** The scripts as ioredis defines them (`defineCommand`). */
+interface QuotaScripts {
+  stratumQuotaReserve(...keysAndArgs: string[]): Promise<[number, number, number]>;
+  stratumQuotaSettle(...keysAndArgs: string[]): Promise<number>;
+}
+
 /**
  * Monthly unit quotas. The counter of an (organization, mode, month) lives in Redis as a hash
  * {used, reserved} next to a hash of reservations {predictionId: units}; admission is one Lua
@@ -54,7 +60,15 @@ export class QuotaService {
     private readonly redis: RedisClient,
     private readonly config: AppConfig,
     @Inject(QUOTA_ESTIMATOR) private readonly estimate: QuotaEstimator,
-  ) {}
+  ) {
+    // Sent by SHA (EVALSHA, loaded on first use): the hot path does not ship the script each call.
+    this.redis.redis.defineCommand('stratumQuotaReserve', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
+    this.redis.redis.defineCommand('stratumQuotaSettle', { numberOfKeys: 2, lua: SETTLE_SCRIPT });
+  }
+
+  private get scripts(): QuotaScripts {
+    return this.redis.redis as unknown as QuotaScripts;
+  }
 
   keys(scope: QuotaScope, period: QuotaPeriod): [string, string] {
     // One hash tag per counter: both keys of a script call sit in one Redis Cluster slot.
@@ -90,10 +104,10 @@ export class QuotaService {
     const q = plan && scope.mode === 'live' ? plan : await this.limitFor(scope);
     const keys = this.keys(scope, period);
     const args = [String(units), String(q.limit ?? -1), q.overage, predictionId];
-    let r = await this.evalScript(RESERVE_SCRIPT, keys, args);
+    let r = await this.reserveScript(keys, args);
     if (r[0] === -1) {
       await this.rebuild(scope, period, 'init');
-      r = await this.evalScript(RESERVE_SCRIPT, keys, args);
+      r = await this.reserveScript(keys, args);
       if (r[0] === -1) throw new Error('quota counter missing right after its rebuild');
     }
     const state = { used: r[1], reserved: r[2] };
@@ -112,7 +126,7 @@ export class QuotaService {
   /** Settles a prediction's reservation: to `actual` units, or gives it back (null). Idempotent. */
   async settle(scope: QuotaScope, predictionId: string, actual: number | null): Promise<boolean> {
     const period = monthPeriod(uuidv7Timestamp(predictionId));
-    const done = await this.redis.redis.eval(SETTLE_SCRIPT, 2, ...this.keys(scope, period), predictionId, String(actual ?? -1));
+    const done = await this.scripts.stratumQuotaSettle(...this.keys(scope, period), predictionId, String(actual ?? -1));
     return done === 1;
   }
 
@@ -197,8 +211,8 @@ export class QuotaService {
     return { used: Number(h['used']), reserved: Number(h['reserved'] ?? 0) };
   }
 
-  private async evalScript(script: string, keys: [string, string], args: string[]): Promise<[number, number, number]> {
-    const r = (await this.redis.redis.eval(script, 2, ...keys, ...args)) as [number, number, number];
+  private async reserveScript(keys: [string, string], args: string[]): Promise<[number, number, number]> {
+    const r = await this.scripts.stratumQuotaReserve(...keys, ...args);
     return [Number(r[0]), Number(r[1]), Number(r[2])];
   }
 }
