@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { WaitingError, Worker, type Job } from 'bullmq';
 import { AppConfig } from '#infra/config';
@@ -8,7 +8,7 @@ import { MetricsRegistry } from '#infra/metrics';
 import { ModelCatalogue, ModelRegistry, PLATFORM_NAMESPACE, reportWarm, TENANT_POOL, WARM_REFRESH_MS, withdrawWarm } from '#model-service/model-registry';
 import { effectiveMaxBatchSize, type ModelEntry } from '#model-service/model-format';
 import { modelKey, type ModelRef } from '#model-service/tensors';
-import { findPrlimit, OnnxModelHost, ThreadedModelHost, type HostObserver, type ModelStatus } from '#model-service/runtime';
+import { defaultRunSlots, findPrlimit, OnnxModelHost, ThreadedModelHost, type HostObserver, type ModelStatus } from '#model-service/runtime';
 import type { ExecutionProvider } from '#infra/execution-providers';
 import { PredictionLifecycle } from '#platform/predictions';
 import { FeatureCatalogue } from '#feature-engine/feature-catalogue';
@@ -74,7 +74,9 @@ export class InferenceRuntime implements OnModuleInit, OnApplicationShutdown {
     };
     // ORT_SESSION_THREADS=on (default): each model version's session runs in its own worker
     // thread, off this event loop (queue work and model work overlap; /healthz answers during a run).
-    const platformHost = config.env.ORT_SESSION_THREADS === 'on' ? new ThreadedModelHost(observer) : new OnnxModelHost(observer);
+    // At most ORT_CONCURRENT_RUNS runs at once across those threads (0: as many as fit the cores).
+    const runs = config.env.ORT_CONCURRENT_RUNS || defaultRunSlots(availableParallelism(), config.env.ORT_INTRA_OP_THREADS);
+    const platformHost = config.env.ORT_SESSION_THREADS === 'on' ? new ThreadedModelHost(observer, { maxConcurrentRuns: runs }) : new OnnxModelHost(observer);
     // Uploaded models never run in this process: each in a child process with an empty
     // environment, an address-space limit and a deadline per run (docs/SECURITY.md).
     const prlimit = findPrlimit();

@@ -99,6 +99,8 @@ export const envSchema = z
     /** Execution providers in order of preference; cpu is always the last resort. */
     ORT_EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(EXECUTION_PROVIDERS))).default(['cpu']),
     ORT_INTRA_OP_THREADS: z.coerce.number().int().min(0).max(64).default(0),
+    /** With ORT_SESSION_THREADS=on: at most this many model runs at once across a worker's session threads; 0 = as many as fit the cores at ORT_INTRA_OP_THREADS (1 with onnxruntime's default of one thread per core). */
+    ORT_CONCURRENT_RUNS: z.coerce.number().int().min(0).max(64).default(0),
     /** Run each model version's onnxruntime session in its own worker thread ("off": on the worker's event loop). */
     ORT_SESSION_THREADS: z.enum(['on', 'off']).default('on'),
     /** Directory of platform models (<name>/<version>/model.onnx + config); empty = the shipped models only. */

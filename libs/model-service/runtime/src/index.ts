@@ -3,3 +3,4 @@
 export { OnnxModelHost, providerAttempts, warmupFeeds, type HostObserver, type LoadOptions, type ModelHost, type ModelStatus } from './host.js';
 export { deathProblem, findPrlimit, sessionProcessScript, sessionProcessSpawn, sessionThreadScript, ThreadedModelHost, type ProcessIsolation, type ThreadedHostOptions } from './threaded-host.js';
 export { ALLOCATION_FAILURE, outputBytes } from './session-serve.js';
+export { defaultRunSlots, RunSlots } from './run-slots.js';

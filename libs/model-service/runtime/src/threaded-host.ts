@@ -24,6 +24,7 @@ import { copyStatus, initialStatus, markReady, notReady, type HostObserver, type
 import type { ModelEntry } from '#model-service/model-format';
 import { checkFeeds, errorMessage, sessionSettings, type LoadOptions } from './session-core.js';
 import type { FromThread, ThreadError, ToThread } from './session-protocol.js';
+import { RunSlots } from './run-slots.js';
 import { fileDigest } from '#model-service/model-format';
 import { modelKey, type ModelRef, type TensorData } from '#model-service/tensors';
 
@@ -87,6 +88,8 @@ export interface ThreadedHostOptions {
   onThreadExit?(key: string, threadId: number): void;
   /** Run every session in its own child process with a deadline and a memory limit (uploaded models). */
   isolation?: ProcessIsolation;
+  /** At most this many runs at once across the host's sessions (run-slots.ts); unset: no limit. */
+  maxConcurrentRuns?: number;
 }
 
 /** What a session thread or a session process looks like to its host. */
@@ -340,7 +343,10 @@ export class ThreadedModelHost implements ModelHost {
   ) {
     this.script = options.script ?? sessionThreadScript();
     this.maxRestarts = options.maxRestarts ?? 3;
+    this.slots = options.maxConcurrentRuns !== undefined ? new RunSlots(options.maxConcurrentRuns) : null;
   }
+
+  private readonly slots: RunSlots | null;
 
   async load(model: ModelEntry, opts: LoadOptions): Promise<ModelStatus> {
     const key = modelKey(model);
@@ -427,7 +433,8 @@ export class ThreadedModelHost implements ModelHost {
     const checked = checkFeeds(key, entry.status.signature, feeds);
     const msg: ToThread = { op: 'run', id: thread.id(), feeds: checked };
     const iso = this.options.isolation;
-    const reply = iso ? await thread.callWithDeadline(msg, iso.runDeadlineMs) : await thread.call(msg);
+    const call = () => (iso ? thread.callWithDeadline(msg, iso.runDeadlineMs) : thread.call(msg));
+    const reply = this.slots ? await this.slots.with(call) : await call();
     if (reply.op !== 'result') throw new Error(`unexpected answer ${reply.op} to run`);
     entry.crashes = 0;
     const first = Object.values(feeds)[0];
