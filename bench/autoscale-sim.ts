@@ -21,6 +21,8 @@
 //
 // Flags: --slo-s N (2) --boot-s N (1) --startup-s N (override the measured start-up)
 //        --service-ms N (override the measured service time) --samples N (30) --seed N (7) --json
+//        --warmup-s N (120: steady traffic before the trace, not scored, so every policy starts
+//        the trace in its own steady state, as the static pool does) --target-utilization U
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -99,9 +101,14 @@ export function factorAt(t: number, rampS: number): number {
 }
 
 /** Poisson arrivals of rate steadyRate × factorAt(t), by thinning. */
-export function arrivals(steadyRate: number, seed: number, rampS: number): number[] {
+export function arrivals(steadyRate: number, seed: number, rampS: number, warmupS = 0): number[] {
   const rand = rng(seed);
   const out: number[] = [];
+  // The unscored warm-up: steady traffic before t = 0 (its own stream, so the trace is unchanged).
+  const warm = rng(seed ^ 0x5eed);
+  const before: number[] = [];
+  for (let t = -Math.log(1 - warm()) / steadyRate; t < warmupS; t -= Math.log(1 - warm()) / steadyRate) before.push(t - warmupS);
+  out.push(...before);
   const endS = TRACE.reduce((a, p) => a + p.seconds, 0);
   const top = steadyRate * Math.max(...TRACE.map((p) => p.factor));
   for (let t = -Math.log(1 - rand()) / top; t < endS; t -= Math.log(1 - rand()) / top) if (rand() * top < steadyRate * factorAt(t, rampS)) out.push(t);
@@ -143,9 +150,12 @@ export interface SimResult {
   peakWorkers: number;
 }
 
-export function simulate(arrivalTimes: readonly number[], ctl: Controller, o: { startupS: number; serviceS: number; sloS: number; initial: number; endS: number }): SimResult {
-  const dt = 0.01;
-  const workers: SimWorker[] = Array.from({ length: o.initial }, () => ({ readyAt: 0, busyUntil: 0, leaving: false, startedAt: 0 }));
+export function simulate(arrivalTimes: readonly number[], ctl: Controller, o: { startupS: number; serviceS: number; sloS: number; initial: number; endS: number; warmupS?: number }): SimResult {
+  // Jobs that arrive before t = 0 (the warm-up) and worker time before it are not scored.
+  const fromS = -(o.warmupS ?? 0);
+  const workers: SimWorker[] = Array.from({ length: o.initial }, () => ({ readyAt: fromS, busyUntil: fromS, leaving: false, startedAt: fromS }));
+  // A worker takes at most one job per step: the step must be well under the service time.
+  const dt = Math.min(0.01, o.serviceS / 4);
   const queue: number[] = [];
   const waits: number[] = [];
   let next = 0;
@@ -154,7 +164,7 @@ export function simulate(arrivalTimes: readonly number[], ctl: Controller, o: { 
   let waitsSince: number[] = [];
   let workerSeconds = 0;
   let peak = workers.length;
-  for (let now = 0; now < o.endS; now += dt) {
+  for (let now = fromS; now < o.endS; now += dt) {
     while (next < arrivalTimes.length && arrivalTimes[next]! <= now) {
       queue.push(arrivalTimes[next]!);
       next++;
@@ -166,14 +176,14 @@ export function simulate(arrivalTimes: readonly number[], ctl: Controller, o: { 
       if (w.leaving || w.readyAt > now || w.busyUntil > now || queue.length === 0) continue;
       const arrived = queue.shift()!;
       const wait = now - arrived;
-      waits.push(wait);
+      if (arrived >= 0) waits.push(wait);
       waitsSince.push(wait);
       w.busyUntil = now + o.serviceS;
     }
     if (now - lastCtl >= ctl.intervalS - 1e-9) {
       const live = workers.filter((w) => !w.leaving);
       const want = ctl.decide({
-        now,
+        now: now - fromS, // controllers see time since the simulation began (never negative)
         current: live.length,
         waiting: queue.length,
         active: workers.filter((w) => w.busyUntil > now).length,
@@ -182,7 +192,7 @@ export function simulate(arrivalTimes: readonly number[], ctl: Controller, o: { 
         serviceS: o.serviceS,
         sinceLastS: Number.isFinite(lastCtl) ? now - lastCtl : ctl.intervalS,
       });
-      if (want > live.length) for (let i = live.length; i < want; i++) workers.push({ readyAt: now + o.startupS, busyUntil: 0, leaving: false, startedAt: now });
+      if (want > live.length) for (let i = live.length; i < want; i++) workers.push({ readyAt: now + o.startupS, busyUntil: now, leaving: false, startedAt: now });
       if (want < live.length) {
         // Idle first: still starting, then idle ready ones, then busy ones (newest first).
         const order = [...live].sort((a, b) => rank(a, now) - rank(b, now) || b.startedAt - a.startedAt);
@@ -192,15 +202,18 @@ export function simulate(arrivalTimes: readonly number[], ctl: Controller, o: { 
       waitsSince = [];
       lastCtl = now;
     }
-    workerSeconds += workers.length * dt;
-    peak = Math.max(peak, workers.length);
+    if (now >= 0) {
+      workerSeconds += workers.length * dt;
+      peak = Math.max(peak, workers.length);
+    }
   }
+  const scoredJobs = arrivalTimes.filter((t) => t >= 0).length;
   const sorted = [...waits].sort((a, b) => a - b);
-  const unserved = arrivalTimes.length - waits.length;
+  const unserved = scoredJobs - waits.length;
   return {
-    jobs: arrivalTimes.length,
-    attainment: waits.filter((w) => w <= o.sloS).length / arrivalTimes.length,
-    p99WaitS: unserved > arrivalTimes.length * 0.01 ? Infinity : (sorted[Math.floor(sorted.length * 0.99)] ?? 0),
+    jobs: scoredJobs,
+    attainment: waits.filter((w) => w <= o.sloS).length / scoredJobs,
+    p99WaitS: unserved > scoredJobs * 0.01 ? Infinity : (sorted[Math.floor(sorted.length * 0.99)] ?? 0),
     workerSeconds,
     peakWorkers: peak,
   };
@@ -281,6 +294,8 @@ async function main(): Promise<void> {
       'ramp-s': { type: 'string' },
       'interval-s': { type: 'string' },
       'max-step-up': { type: 'string' },
+      'target-utilization': { type: 'string' },
+      'warmup-s': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -295,10 +310,11 @@ async function main(): Promise<void> {
   const maxWorkers = peakWorkers + 2;
   const rampS = Number(values['ramp-s'] ?? 0);
   const intervalS = Number(values['interval-s'] ?? DEFAULT_INTERVAL_S);
-  const times = arrivals(steadyRate, seed, rampS);
+  const warmupS = Number(values['warmup-s'] ?? 120);
+  const times = arrivals(steadyRate, seed, rampS, warmupS);
   const endS = TRACE.reduce((a, p) => a + p.seconds, 0);
-  const policy: ScalingPolicy = { ...DEFAULT_SCALING_POLICY, minWorkers: 0, maxWorkers, slotsPerWorker: 1, waitSloSeconds: sloS, ...(values['max-step-up'] ? { maxStepUp: Number(values['max-step-up']) } : {}) };
-  const common = { startupS, serviceS, sloS, endS };
+  const policy: ScalingPolicy = { ...DEFAULT_SCALING_POLICY, minWorkers: 0, maxWorkers, slotsPerWorker: 1, waitSloSeconds: sloS, ...(values['max-step-up'] ? { maxStepUp: Number(values['max-step-up']) } : {}), ...(values['target-utilization'] ? { targetUtilization: Number(values['target-utilization']) } : {}) };
+  const common = { startupS, serviceS, sloS, endS, warmupS };
   const results = {
     stratum: simulate(times, stratumController(policy, intervalS), { ...common, initial: 0 }),
     keda: simulate(times, kedaController(maxWorkers), { ...common, initial: 0 }),
@@ -306,7 +322,7 @@ async function main(): Promise<void> {
   };
   const out = {
     measured: { startupS: +startupS.toFixed(2), serviceMs: +(serviceS * 1000).toFixed(1), models: m?.perModel ?? ['(given on the command line)'], bootS },
-    trace: { rampS, intervalS, steadyRate: +steadyRate.toFixed(2), spikeRate: +(10 * steadyRate).toFixed(2), jobs: times.length, phases: TRACE.map((p) => `${p.name} ${p.seconds} s × ${p.factor}`) },
+    trace: { rampS, intervalS, steadyRate: +steadyRate.toFixed(2), spikeRate: +(10 * steadyRate).toFixed(2), jobs: times.filter((t) => t >= 0).length, warmupS, phases: TRACE.map((p) => `${p.name} ${p.seconds} s × ${p.factor}`) },
     sloS,
     staticWorkers: peakWorkers,
     maxWorkers,
@@ -323,7 +339,7 @@ async function main(): Promise<void> {
   }
   const lines = [
     `measured: worker start-up ${startupS.toFixed(2)} s (${m ? m.perModel.join('; ') + `; + ${bootS} s boot` : 'given'}), ocr-line service ${(serviceS * 1000).toFixed(1)} ms`,
-    `trace: steady ${steadyRate.toFixed(2)} jobs/s (one worker 60 % busy), spike ${(10 * steadyRate).toFixed(2)} jobs/s (${rampS > 0 ? `rising over ${rampS} s` : 'a step'}); stratum every ${intervalS} s, max step up ${policy.maxStepUp}; ${TRACE.map((p) => `${p.name} ${p.seconds} s`).join(', ')}; ${times.length} jobs; SLO: queue wait ≤ ${sloS} s`,
+    `trace: steady ${steadyRate.toFixed(2)} jobs/s (one worker 60 % busy), spike ${(10 * steadyRate).toFixed(2)} jobs/s (${rampS > 0 ? `rising over ${rampS} s` : 'a step'}); stratum every ${intervalS} s, max step up ${policy.maxStepUp}, target utilization ${policy.targetUtilization}; after ${warmupS} s of unscored steady warm-up: ${TRACE.map((p) => `${p.name} ${p.seconds} s`).join(', ')}; ${times.filter((t) => t >= 0).length} jobs; SLO: queue wait ≤ ${sloS} s`,
     '',
     'policy    SLO attained   p99 wait s   worker-seconds   peak workers',
     ...(['stratum', 'keda', 'static'] as const).map((k) => {
