@@ -45,10 +45,9 @@ export class FeaturesController {
   @ApiOperation({ summary: 'The features this key can call: each with its default version and every version, their input schemas and prices' })
   @ApiContract({ responses: { 200: { description: 'Every feature (one page)', schema: 'FeatureList' } } })
   list() {
-    const names = [...new Set(this.catalogue.list().map((f) => f.name))];
     return (this.listView ??= {
       object: 'list',
-      data: names.flatMap((n) => {
+      data: [...new Set(this.catalogue.list().map((f) => f.name))].flatMap((n) => {
         const d = this.catalogue.defaultVersion(n);
         return d ? [featureView(d, this.catalogue)] : [];
       }),
