@@ -20,15 +20,23 @@ export class StripeRawBody implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('preParsing', async (request: RawRequest, _reply, payload) => {
-      if (request.routeOptions.url !== STRIPE_WEBHOOK_ROUTE || request.method !== 'POST') return payload;
+    // Callback style, and the method checked first: the hook runs for every request of the app,
+    // and an async one would cost each of them a promise.
+    fastify.addHook('preParsing', (request: RawRequest, _reply, payload, done) => {
+      if (request.method !== 'POST' || request.routeOptions.url !== STRIPE_WEBHOOK_ROUTE) {
+        done(null, payload);
+        return;
+      }
       const chunks: Buffer[] = [];
-      for await (const c of payload) chunks.push(c as Buffer);
-      const raw = Buffer.concat(chunks);
-      request.rawBody = raw;
-      const copy = Readable.from([raw]) as Readable & { receivedEncodedLength?: number };
-      copy.receivedEncodedLength = raw.length;
-      return copy;
+      payload.on('data', (c: Buffer) => chunks.push(c));
+      payload.once('error', (e: Error) => done(e));
+      payload.once('end', () => {
+        const raw = Buffer.concat(chunks);
+        request.rawBody = raw;
+        const copy = Readable.from([raw]) as Readable & { receivedEncodedLength?: number };
+        copy.receivedEncodedLength = raw.length;
+        done(null, copy);
+      });
     });
   }
 }
