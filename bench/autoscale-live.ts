@@ -20,6 +20,7 @@ import { seedDemo } from '../scripts/seed.js';
 import { createTestDatabase } from '../test/support/db.js';
 import { startApp, type RunningApp } from '../test/support/processes.js';
 import { dropRedisPrefix } from '../test/support/redis.js';
+import { rng } from './support/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,18 +48,6 @@ const TRACE = [
   { name: 'zero', seconds: 20, factor: 0 },
 ];
 const TRACE_S = TRACE.reduce((a, p) => a + p.seconds, 0);
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Send times in seconds from the start of the warm-up (the trace starts at WARMUP_S). */
 function schedule(): number[] {

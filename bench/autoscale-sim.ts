@@ -34,6 +34,7 @@ import { runPipeline } from '#feature-engine/features';
 import { SHIPPED_MODELS } from '#model-service/model-format';
 import { OnnxModelHost } from '#model-service/runtime';
 import { decide, DEFAULT_SCALING_POLICY, initialScalingState, type ScalingPolicy, type ScalingState } from '#infra/scaling';
+import { rng } from './support/measure.js';
 
 // ---- measurement --------------------------------------------------------------------
 
@@ -75,18 +76,6 @@ export const TRACE: readonly Phase[] = [
   { name: 'quiet', seconds: 120, factor: 0.1 },
   { name: 'zero', seconds: 300, factor: 0 },
 ];
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Rate multiple at time t; the spike rises linearly over `rampS` seconds (0: a step). */
 export function factorAt(t: number, rampS: number): number {

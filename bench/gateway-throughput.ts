@@ -16,12 +16,12 @@
 //
 // --profile DIR starts both servers with `--cpu-prof`, writing DIR/gateway.cpuprofile and
 // DIR/bare.cpuprofile (summarise with `node dist/bench/cpu-profile-summary.js DIR/gateway.cpuprofile`).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 
 import { inheritedEnv } from '#infra/config';
 import { repoRoot } from '#infra/db';
@@ -29,8 +29,8 @@ import { seedDemo } from '../scripts/seed.js';
 import { createTestDatabase } from '../test/support/db.js';
 import { freePort } from '../test/support/processes.js';
 import { dropRedisPrefix } from '../test/support/redis.js';
+import { cpuSecondsOf, median, wrk } from './support/measure.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
@@ -45,38 +45,6 @@ const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const PEPPER = 'bench-gateway-pepper-' + 'b'.repeat(32);
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-/** wrk's durations ("812.00us", "1.20ms", "2.01s") in milliseconds. */
-function ms(text: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
-  if (!m) throw new Error(`unreadable wrk duration ${text}`);
-  const scale = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
-  return Number(m[1]) * scale;
-}
-
-async function wrk(url: string, connections: number, seconds: number, headers: string[]): Promise<WrkResult> {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
-  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-  const p50 = /^\s+50%\s+(\S+)/m.exec(stdout);
-  const p99 = /^\s+99%\s+(\S+)/m.exec(stdout);
-  if (!rps || !p50 || !p99) throw new Error(`unreadable wrk output:\n${stdout}`);
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  const errors = Number(non2xx?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps: Number(rps[1]), p50: ms(p50[1]!), p99: ms(p99[1]!), errors };
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
 
 /** A Node process started on a fresh port, once `ready` answers 200. */
@@ -85,13 +53,6 @@ interface Server {
   /** CPU seconds (user + system) the process has used so far (from /proc/<pid>/stat). */
   cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
-}
-
-const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
-async function cpuSecondsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime (fields 14 and 15)
 }
 
 async function startServer(args: (port: number) => string[], env: (port: number) => Record<string, string | undefined>, ready: string): Promise<Server> {
@@ -181,7 +142,7 @@ try {
     { name: 'features', path: '/v1/features', headers: [auth] },
   ];
   // Warm both (JIT, key cache, rate-limit lease).
-  for (const t of targets) for (const base of [bare.url, gateway.url]) await wrk(base + t.path, CONNECTIONS, 2, t.headers);
+  for (const t of targets) for (const base of [bare.url, gateway.url]) await wrk(base + t.path, { connections: CONNECTIONS, seconds: 2, headers: t.headers });
 
   const sat: Record<string, { bare: number[]; gateway: number[] }> = { healthz: { bare: [], gateway: [] }, features: { bare: [], gateway: [] } };
   // CPU microseconds per request, from each server's own CPU time over its runs: steadier than
@@ -194,7 +155,7 @@ try {
       for (const who of order) {
         const server = who === 'bare' ? bare : gateway;
         const before = await server.cpuSeconds();
-        const w = await wrk(server.url + t.path, CONNECTIONS, DURATION, t.headers);
+        const w = await wrk(server.url + t.path, { connections: CONNECTIONS, seconds: DURATION, headers: t.headers });
         const used = (await server.cpuSeconds()) - before;
         if (w.errors > 0) throw new Error(`${who} ${t.path}: ${w.errors} errors or non-2xx answers`);
         sat[t.name]![who].push(w.rps);
@@ -223,7 +184,7 @@ try {
   const half = median(sat.features!.bare) / 2;
   let best = { c: 1, rps: 0 };
   for (const c of [1, 2, 3, 4, 6, 8]) {
-    const w = await wrk(bare.url + '/v1/features', c, 2, [auth]);
+    const w = await wrk(bare.url + '/v1/features', { connections: c, seconds: 2, headers: [auth] });
     if (best.rps === 0 || Math.abs(w.rps - half) < Math.abs(best.rps - half)) best = { c, rps: w.rps };
   }
   console.log(`\nLatency at about half of saturation: ${best.c} connection(s) (bare app ${best.rps.toFixed(0)} req/s there, half of saturation ${half.toFixed(0)}):`);
@@ -233,7 +194,7 @@ try {
     for (let r = 0; r < LAT_ROUNDS; r++) {
       const order = r % 2 === 0 ? (['bare', 'gateway'] as const) : (['gateway', 'bare'] as const);
       for (const who of order) {
-        const w = await wrk((who === 'bare' ? bare.url : gateway.url) + t.path, best.c, DURATION, t.headers);
+        const w = await wrk((who === 'bare' ? bare.url : gateway.url) + t.path, { connections: best.c, seconds: DURATION, headers: t.headers });
         lat[who].p50.push(w.p50);
         lat[who].p99.push(w.p99);
       }

@@ -12,12 +12,12 @@
 //   npm run bench:metering [-- --rounds 5 --duration 5 --connections 16 --profile DIR]
 // --profile DIR writes DIR/metering-on.cpuprofile and DIR/metering-off.cpuprofile
 // (summarise with `node dist/bench/cpu-profile-summary.js FILE`).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 
 import { inheritedEnv } from '#infra/config';
 import { repoRoot } from '#infra/db';
@@ -25,8 +25,8 @@ import { seedDemo } from '../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { freePort } from '../test/support/processes.js';
 import { dropRedisPrefix } from '../test/support/redis.js';
+import { cpuSecondsOf, median, wrk } from './support/measure.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
@@ -41,38 +41,11 @@ const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const PEPPER = 'bench-metering-pepper-' + 'm'.repeat(32);
 
-interface WrkResult {
-  rps: number;
-  non2xx: number;
-  requests: number;
-}
-
-async function wrk(url: string, script: string): Promise<WrkResult> {
-  const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '-s', script, url], { maxBuffer: 1 << 20 });
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-  const total = /(\d+) requests in/.exec(stdout);
-  if (!rps || !total) throw new Error(`unreadable wrk output:\n${stdout}`);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
-  return { rps: Number(rps[1]), non2xx, requests: Number(total[1]) };
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 interface Server {
   url: string;
   /** CPU seconds (user + system) the gateway process has used so far (/proc/<pid>/stat). */
   cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
-}
-
-const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
-async function cpuSecondsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 async function startGateway(env: Record<string, string>, name: string): Promise<Server> {
@@ -155,7 +128,7 @@ async function serve(st: Stack, metering: 'on' | 'off'): Promise<Server> {
   await r.arrayBuffer();
   if (r.status !== 202) throw new Error(`metering ${metering}: POST /v1/predictions answered ${r.status}`);
   if (policy.includes('"quota"') !== (metering === 'on')) throw new Error(`metering ${metering}: RateLimit-Policy "${policy}"`);
-  await wrk(server.url + '/v1/predictions', st.script); // warm: JIT, pools, the key cache
+  await wrk(server.url + '/v1/predictions', { connections: CONNECTIONS, seconds: DURATION, script: st.script }); // warm: JIT, pools, the key cache
   return server;
 }
 
@@ -183,7 +156,7 @@ try {
       for (const which of order) {
         const { st, server } = sides[which];
         const before = await server.cpuSeconds();
-        const w = await wrk(server.url + '/v1/predictions', st.script);
+        const w = await wrk(server.url + '/v1/predictions', { connections: CONNECTIONS, seconds: DURATION, script: st.script });
         const cpuUs = (((await server.cpuSeconds()) - before) / w.requests) * 1e6;
         if (w.non2xx > 0) throw new Error(`metering ${which}: ${w.non2xx} of ${w.requests} answers were not 2xx`);
         rps[which].push(w.rps);
