@@ -7,9 +7,12 @@
 //    succeeds once, and after the idle period the pool is back at zero.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readProcessEnv } from '#infra/config';
 import { repoRoot } from '#infra/db';
+import { inferenceQueueName } from '#infra/queue';
 import { parseExposition } from '#infra/scaling';
 import { seedDemo } from '../../scripts/seed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -105,10 +108,29 @@ describe('scale-in loses nothing', () => {
     // is still running (not only finishing) even on a busy machine.
     const leaves = await startApp('worker', { ...env, WORKER_DRAIN_TIMEOUT_MS: '0', WORKER_CONCURRENCY: '4' });
     apps.push(stays, leaves);
-    const ids = await burst(120);
-    // Stop the leaving worker while it holds a job.
-    await until('the leaving worker to hold a job', async () => ((await metric(leaves, 'stratum_workers_busy', { pool: 'ocr' })) ?? 0) > 0, 30_000);
-    expect(await leaves.stop()).toBe(0);
+    // A feeder keeps a backlog waiting until the leaving worker has stopped: a single burst can run
+    // dry on a slow machine between seeing the worker busy and the SIGTERM (then it holds nothing).
+    const queue = new Queue(inferenceQueueName('ocr'), { connection: { url: readProcessEnv().REDIS_URL }, prefix: env.REDIS_PREFIX! });
+    // Jobs not finished: waiting (the demo plan's priority puts them in the prioritized set) or
+    // held by a worker (workers take enough to fill their batches, so most of a backlog is active).
+    const backlog = async () => Object.values(await queue.getJobCounts('active', 'wait', 'prioritized')).reduce((a, b) => a + b, 0);
+    const ids: string[] = [];
+    let feeding = true;
+    // Topped up to about 40 unfinished, at most 150 in all (inside the plan's in-flight cap and rate limit).
+    const feeder = (async () => {
+      while (feeding && ids.length < 150) {
+        if ((await backlog()) < 40) ids.push(...(await Promise.all(Array.from({ length: 10 }, () => submit()))));
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      await until('the leaving worker to hold a job with a backlog behind it', async () => ((await metric(leaves, 'stratum_workers_busy', { pool: 'ocr' })) ?? 0) > 0 && (await backlog()) >= 10, 60_000);
+      expect(await leaves.stop()).toBe(0);
+    } finally {
+      feeding = false;
+      await feeder;
+      await queue.close();
+    }
     expect(leaves.output()).toMatch(/draining: \d+ job\(s\) held/);
     expect(leaves.output()).toMatch(/handed back to the ocr queue \(still running at the drain deadline\)/);
     await until('every prediction to finish', finished(ids), 90_000);
