@@ -322,6 +322,9 @@ describe('features, health and metrics', () => {
 
     const gm = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
     expect(gm).toMatch(/stratum_http_request_duration_seconds_count\{[^}]*route="\/v1\/predictions"[^}]*status="201"/);
+    // Each route observes under its pattern; a request for no route under "unmatched" (the 404s above).
+    expect(gm).toMatch(/stratum_http_request_duration_seconds_count\{[^}]*route="\/v1\/predictions\/:id"[^}]*status="404"/);
+    expect(gm).toMatch(/stratum_http_request_duration_seconds_count\{[^}]*route="unmatched"[^}]*status="404"[^}]*\} [1-9]/);
     expect(gm).toMatch(/stratum_queue_jobs\{[^}]*pool="ocr"/);
     expect(gm).toContain('stratum_process_cpu_seconds_total');
     const wm = await (await fetch(`${worker.adminUrl}/metrics`)).text();

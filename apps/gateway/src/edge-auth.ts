@@ -61,6 +61,11 @@ export function refuseNonOctetStream(contentType: string | undefined): void {
 }
 
 type EdgeRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
+type HookDone = (err?: Error) => void;
+type EdgeHook = ((request: EdgeRequest, reply: FastifyReply, done: HookDone) => void) & { [EDGE_HOOK]?: true };
+
+/** A hook installEdgeAuth added to a route (a route is given at most one). */
+const EDGE_HOOK = Symbol('stratum.edge-auth');
 
 /**
  * Authenticates at Fastify's onRequest, before a byte of the body is read or parsed: a
@@ -69,15 +74,18 @@ type EdgeRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
  * session-only route without a session cookie is a 401 too. A known path asked with another
  * method is a 405 with `Allow`; a request for no route with a body is answered 404 before the
  * body is read.
+ *
+ * Each route gets the hook of its own rule as Fastify registers it (`onRoute`, before Nest's
+ * routes are added at init): a route without a key or session has none, and a key route's hook
+ * knows its rule and pattern without reading them per request. One global hook handles
+ * requests that matched no route.
  */
 export function installEdgeAuth(app: NestFastifyApplication): void {
   const verifier = app.get(ApiKeyVerifier, { strict: false });
   const sessions = app.get(SessionStore, { strict: false });
   const routes = routeTableOf(app);
   const limiter = app.get(RateLimiter, { strict: false });
-  // Callback-style hook: a route without a key (health, docs, log-in) costs no promise; a key
-  // route runs verify + admit (each answered from memory when the key is cached and far from its limit).
-  const rules = new Map<string, EdgeAuth>(); // by "METHOD /route/pattern": a bounded set (the app's routes)
+  const fastify = app.getHttpAdapter().getInstance();
   // Every key request counts against the key's and the organization's rate (README "Rate limits").
   const admit = async (key: AuthenticatedKey, reply: FastifyReply): Promise<void> => {
     void reply.headers(await limiter.admit(key));
@@ -86,50 +94,76 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
     request.apiKey = await verifier.verify(bearerToken(request.headers.authorization), request.ip);
     await admit(request.apiKey, reply);
   };
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', (request: EdgeRequest, reply, done) => {
+  /** A key route: callback style, and a key cached here and far from its limit costs no promise. */
+  const keyed = (request: EdgeRequest, reply: FastifyReply, done: HookDone, upload: boolean): void => {
+    const key = verifier.verifyCached(bearerToken(request.headers.authorization));
+    const headers = key && limiter.admitLocal(key);
+    if (key && headers) {
+      request.apiKey = key;
+      void reply.headers(headers);
+      if (upload) refuseNonOctetStream(request.headers['content-type']);
+      return done();
+    }
+    if (key) request.apiKey = key;
+    (key ? admit(key, reply) : authenticate(request, reply))
+      .then(() => {
+        if (upload) refuseNonOctetStream(request.headers['content-type']);
+      })
+      .then(
+        () => done(),
+        (e: unknown) => done(e as Error),
+      );
+  };
+  const hookFor = (rule: Exclude<EdgeAuth, 'none'>, upload: boolean): EdgeHook => {
+    const hook: EdgeHook = (request, reply, done) => {
       try {
-        if (request.is404) {
-          const path = request.url.split('?')[0] ?? '/';
-          const allow = routes.methodsFor(path);
-          if (allow.length > 0) {
-            throw new ProblemError('method_not_allowed', `${path.length > 200 ? 'This path' : path} does not take ${request.method}; it takes ${allow.join(', ')}.`, { headers: { allow: allow.join(', ') } });
-          }
-          if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
-            throw new ProblemError('route_not_found', `No route for ${request.method} ${path.length > 200 ? 'this path' : path}.`);
-          }
-          return done();
-        }
-        const route = request.routeOptions.url;
-        if (route === undefined) return done();
-        const ruleKey = `${request.method} ${route}`;
-        let rule = rules.get(ruleKey);
-        if (rule === undefined) rules.set(ruleKey, (rule = edgeAuthOf(request.method, route)));
-        if (rule === 'none') return done();
-        if (rule === 'api_key' || (rule === 'key_or_session' && request.headers.authorization !== undefined)) {
-          const upload = route === UPLOAD_ROUTE && request.method === 'POST';
-          // A key cached here and far from its limit: verified and admitted without a promise.
-          const key = verifier.verifyCached(bearerToken(request.headers.authorization));
-          const headers = key && limiter.admitLocal(key);
-          if (key && headers) {
-            request.apiKey = key;
-            void reply.headers(headers);
-            if (upload) refuseNonOctetStream(request.headers['content-type']);
-            return done();
-          }
-          if (key) request.apiKey = key;
-          (key ? admit(key, reply) : authenticate(request, reply)).then(() => {
-            if (upload) refuseNonOctetStream(request.headers['content-type']);
-          }).then(() => done(), (e: unknown) => done(e as Error));
-          return;
-        }
+        if (rule === 'api_key' || (rule === 'key_or_session' && request.headers.authorization !== undefined)) return keyed(request, reply, done, upload);
         if (!sessions.hasCookie(request)) throw sessionRequired();
-        if (route === UPLOAD_ROUTE && request.method === 'POST') refuseNonOctetStream(request.headers['content-type']);
+        if (upload) refuseNonOctetStream(request.headers['content-type']);
         done();
       } catch (e) {
         done(e as Error);
       }
-    });
+    };
+    return Object.assign(hook, { [EDGE_HOOK]: true });
+  };
+  fastify.addHook('onRoute', (route) => {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
+    const upload = route.url === UPLOAD_ROUTE && methods.includes('POST');
+    const byMethod = new Map<string, EdgeHook>();
+    for (const m of methods) {
+      const rule = edgeAuthOf(m, route.url);
+      if (rule !== 'none') byMethod.set(m, hookFor(rule, upload));
+    }
+    if (byMethod.size === 0) return;
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    if (existing.some((h) => EDGE_HOOK in h)) return;
+    // Nest registers each method on its own: one hook; a registration for several methods picks by method.
+    const only = byMethod.size === 1 && methods.length === 1 ? [...byMethod.values()][0]! : undefined;
+    const hook: EdgeHook =
+      only ??
+      Object.assign((request: EdgeRequest, reply: FastifyReply, done: HookDone) => {
+        const h = byMethod.get(request.method);
+        if (h) h(request, reply, done);
+        else done();
+      }, { [EDGE_HOOK]: true as const });
+    route.onRequest = [...existing, hook] as typeof route.onRequest;
+  });
+  // No route matched: a known path with another method is 405 with Allow; a body for no route is refused before it is read.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (!request.is404) return done();
+    try {
+      const path = request.url.split('?')[0] ?? '/';
+      const allow = routes.methodsFor(path);
+      if (allow.length > 0) {
+        throw new ProblemError('method_not_allowed', `${path.length > 200 ? 'This path' : path} does not take ${request.method}; it takes ${allow.join(', ')}.`, { headers: { allow: allow.join(', ') } });
+      }
+      if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
+        throw new ProblemError('route_not_found', `No route for ${request.method} ${path.length > 200 ? 'this path' : path}.`);
+      }
+      done();
+    } catch (e) {
+      done(e as Error);
+    }
+  });
 }

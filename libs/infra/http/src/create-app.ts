@@ -28,6 +28,9 @@ function trustProxyOption(v: HttpAppOptions['trustProxy']): boolean | string[] |
   return v ?? false;
 }
 
+/** The duration observer createHttpApp added to a route (one per route). */
+const METRICS_HOOK = Symbol('stratum.http-metrics');
+
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 /**
@@ -92,9 +95,30 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     metrics = undefined;
   }
   if (metrics) {
+    const histogram = metrics.httpDuration;
+    // Each route observes with its own hook, its pattern known at registration and one labelled
+    // child per method and status (no label object hashed per request); requests that matched no
+    // route are observed by the one global hook, which skips the others at once.
+    const observerFor = (route: string) => {
+      const children = new Map<string, ReturnType<typeof histogram.labels>>();
+      return Object.assign(
+        (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+          const k = `${request.method} ${reply.statusCode}`;
+          let child = children.get(k);
+          if (child === undefined) children.set(k, (child = histogram.labels({ method: request.method, route, status: String(reply.statusCode) })));
+          child.observe(reply.elapsedTime / 1000);
+          done();
+        },
+        { [METRICS_HOOK]: true },
+      );
+    };
+    fastify.addHook('onRoute', (route) => {
+      const existing = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
+      if (existing.some((h) => METRICS_HOOK in h)) return;
+      route.onResponse = [...existing, observerFor(route.url)] as typeof route.onResponse;
+    });
     fastify.addHook('onResponse', (request, reply, done) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      if (request.is404) histogram.observe({ method: request.method, route: 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
       done();
     });
   }

@@ -61,6 +61,13 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ApiKeyVerifier');
   private readonly cache = new TtlCache<Lookup>(IN_PROCESS_ENTRIES);
+  /**
+   * Secrets of keys that verified here, to their digest, for API_KEY_CACHE_TTL_MS: a repeated key
+   * skips the HMAC on the hot path. Only keys found valid enter (a flood of made-up keys cannot
+   * fill it); every invalidation empties it. The gateway holds the secrets of requests in flight
+   * anyway; this keeps those of recently used keys a little longer (docs/SECURITY.md).
+   */
+  private readonly digests = new TtlCache<string>(IN_PROCESS_ENTRIES);
   /** One load per digest at a time (a burst of cold requests makes one query). */
   private readonly inflight = new Map<string, Promise<Lookup>>();
   /** Bumped by every invalidation: a load that began before it must not be cached. */
@@ -119,12 +126,18 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
    * (a missing, malformed, unknown or expired key always takes that path, with its throttle).
    */
   verifyCached(secret: string | null): AuthenticatedKey | undefined {
-    if (secret === null || parseApiKey(secret) === null) return undefined;
-    const digest = digestApiKey(secret, this.config.env.API_KEY_PEPPER);
+    if (secret === null) return undefined;
+    const known = this.digests.get(secret)?.value;
+    let digest: string;
+    if (known !== undefined) digest = known;
+    else if (parseApiKey(secret) === null) return undefined;
+    else digest = digestApiKey(secret, this.config.env.API_KEY_PEPPER);
+    // The cache is keyed by the digest: an entry found is this key's (no second comparison needed).
     const found = this.cache.get(digest)?.value;
-    if (!found || !digestsEqual(found.digest, digest)) return undefined;
+    if (!found) return undefined;
     const now = Date.now();
     if (found.key.expiresAt !== null && found.key.expiresAt <= now) return undefined;
+    if (known === undefined) this.digests.set(secret, digest, this.config.env.API_KEY_CACHE_TTL_MS);
     this.lastUsed.note(found.key.keyId, now);
     return found.key;
   }
@@ -285,6 +298,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
 
   private dropLocal(digests: readonly string[]): void {
     this.generation++;
+    this.digests.clear();
     for (const d of digests) {
       this.cache.delete(d);
       this.inflight.delete(d);
@@ -293,6 +307,7 @@ export class ApiKeyVerifier implements OnModuleInit, OnModuleDestroy {
 
   private dropAllLocal(): void {
     this.generation++;
+    this.digests.clear();
     this.cache.clear();
     this.inflight.clear();
   }

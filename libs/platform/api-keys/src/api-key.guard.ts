@@ -17,10 +17,15 @@ type AuthedRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
 export class ApiKeyGuard implements CanActivate {
   constructor(private readonly verifier: ApiKeyVerifier) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
-    // The gateway verifies keys before the body is read (onRequest) and leaves the key here.
-    const key = request.apiKey ?? (await this.verifier.verify(bearerToken(request.headers.authorization), request.ip));
+    // The gateway verifies keys before the body is read (onRequest) and leaves the key here:
+    // then the check is synchronous (Nest awaits no promise for it).
+    if (request.apiKey) return this.allow(request, request.apiKey);
+    return this.verifier.verify(bearerToken(request.headers.authorization), request.ip).then((key) => this.allow(request, key));
+  }
+
+  private allow(request: AuthedRequest, key: AuthenticatedKey): boolean {
     if (!key.scopes.includes(PREDICT)) throw new ProblemError('forbidden', `This API key lacks the "${PREDICT}" scope.`);
     request.apiKey = key;
     return true;

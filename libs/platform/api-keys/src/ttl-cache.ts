@@ -7,14 +7,15 @@ export class TtlCache<V> {
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(key: string): { value: V } | undefined {
+  /** The live entry (read-only; no copy: this runs on the hot path). */
+  get(key: string): { readonly value: V } | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
     if (e.expiresAt <= this.now()) {
       this.entries.delete(key);
       return undefined;
     }
-    return { value: e.value };
+    return e;
   }
 
   set(key: string, value: V, ttlMs: number): void {

@@ -95,10 +95,17 @@ const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
  * (r requests may be sent now, the bucket is full again in t seconds).
  */
 export function rateLimitHeaders(buckets: readonly BucketState[]): { 'ratelimit-policy': string; ratelimit: string } {
-  return {
-    'ratelimit-policy': buckets.map((b) => `"${b.name}";q=${Math.floor(b.policy.perMinute)};w=60`).join(', '),
-    ratelimit: buckets.map((b) => `"${b.name}";r=${Math.max(0, Math.floor(b.remaining))};t=${seconds(b.resetMs)}`).join(', '),
-  };
+  return { 'ratelimit-policy': rateLimitPolicyField(buckets), ratelimit: buckets.map((b) => rateLimitItem(b.name, b.remaining, b.resetMs)).join(', ') };
+}
+
+/** The `RateLimit-Policy` field alone (it changes only with the policies: callers may keep it). */
+export function rateLimitPolicyField(buckets: readonly Pick<BucketState, 'name' | 'policy'>[]): string {
+  return buckets.map((b) => `"${b.name}";q=${Math.floor(b.policy.perMinute)};w=60`).join(', ');
+}
+
+/** One item of the `RateLimit` field: `"key";r=12;t=3`. */
+export function rateLimitItem(name: BucketState['name'], remaining: number, resetMs: number): string {
+  return `"${name}";r=${Math.max(0, Math.floor(remaining))};t=${seconds(resetMs)}`;
 }
 
 /** Retry-After for a refusal: whole seconds, at least 1. */

@@ -3,7 +3,7 @@ import { Counter } from 'prom-client';
 import { ProblemError } from '#infra/errors';
 import { MetricsRegistry } from '#infra/metrics';
 import { RedisClient } from '#infra/redis';
-import { keyPolicy, leaseSize, rateLimitHeaders, retryAfterSeconds, type BucketState, type RatePolicy } from './gcra.js';
+import { keyPolicy, leaseSize, rateLimitItem, rateLimitPolicyField, retryAfterSeconds, type BucketState, type RatePolicy } from './gcra.js';
 
 /** What the limiter needs to know of a verified key (a subset of #platform/api-keys' AuthenticatedKey). */
 export interface RateLimitSubject {
@@ -78,6 +78,8 @@ interface Local {
   /** Requests waiting for the Redis call in flight (at most one per key and gateway). */
   waiters: { resolve: (h: RateLimitHeaders) => void; reject: (e: unknown) => void }[];
   busy: boolean;
+  /** The RateLimit-Policy field of `key` and `org`, built once per Redis answer. */
+  policyField?: string | undefined;
 }
 
 export type RateLimitHeaders = Record<string, string>;
@@ -176,6 +178,7 @@ export class RateLimiter {
         const [granted, keyRemaining, keyReset, orgRemaining, orgReset, retryMs, which] = reply;
         l.key = { name: 'key', policy: key, remaining: keyRemaining, resetMs: keyReset };
         l.org = { name: 'organization', policy: org, remaining: orgRemaining, resetMs: orgReset };
+        l.policyField = undefined;
         l.lastRemaining = Math.min(keyRemaining, orgRemaining);
         l.at = now;
         l.consumed = 0;
@@ -207,10 +210,11 @@ export class RateLimiter {
 
   private headers(l: Local, now: number): RateLimitHeaders {
     const elapsed = now - l.at;
-    return rateLimitHeaders([
-      { ...l.key, remaining: l.key.remaining + l.tokens, resetMs: l.key.resetMs - elapsed },
-      { ...l.org, remaining: l.org.remaining + l.tokens, resetMs: l.org.resetMs - elapsed },
-    ]);
+    // The policy field changes only with a Redis answer: kept on the lease; the counts per request.
+    return {
+      'ratelimit-policy': (l.policyField ??= rateLimitPolicyField([l.key, l.org])),
+      ratelimit: `${rateLimitItem('key', l.key.remaining + l.tokens, l.key.resetMs - elapsed)}, ${rateLimitItem('organization', l.org.remaining + l.tokens, l.org.resetMs - elapsed)}`,
+    };
   }
 
   private async take(s: RateLimitSubject, key: RatePolicy, org: RatePolicy, want: number, refund: number): Promise<TakeReply | null> {
