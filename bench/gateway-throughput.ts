@@ -11,7 +11,10 @@
 // so the offered load is a fixed number of connections chosen as the one that gives the bare
 // app the throughput closest to half of its saturated rate (closed loop; stated in the output).
 //
-//   npm run bench:gateway [-- --rounds 5 --duration 5 --connections 32 --profile DIR --system-jobs on|off]
+// Pinned by default (taskset, 2+ cores): both servers run on the last core and wrk on the others,
+// so the load generator never shares the measured server's core (unpinned runs scatter by 2x here).
+//
+//   npm run bench:gateway [-- --rounds 5 --duration 5 --connections 32 --profile DIR --system-jobs on|off --pin on|off]
 //   (or NODE_ENV=development node dist/bench/gateway-throughput.js ...; the gateway itself runs with NODE_ENV=production)
 //
 // --profile DIR starts both servers with `--cpu-prof`, writing DIR/gateway.cpuprofile and
@@ -29,7 +32,7 @@ import { seedDemo } from '../scripts/seed.js';
 import { createTestDatabase } from '../test/support/db.js';
 import { freePort } from '../test/support/processes.js';
 import { dropRedisPrefix } from '../test/support/redis.js';
-import { cpuSecondsOf, median, wrk } from './support/measure.js';
+import { cpuSecondsOf, median, pinnedCommand, pinning, wrk } from './support/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,8 +41,11 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     profile: { type: 'string' },
     'system-jobs': { type: 'string', default: 'on' },
+    pin: { type: 'string', default: 'on' },
   },
 });
+// Both servers on the last core, wrk on the others (see Pinning); --pin off lets the scheduler place them.
+const PIN = values.pin === 'off' ? null : await pinning();
 const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -57,7 +63,8 @@ interface Server {
 
 async function startServer(args: (port: number) => string[], env: (port: number) => Record<string, string | undefined>, ready: string): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, args(port), { stdio: ['ignore', 'ignore', 'inherit'], env: env(port) });
+  const [command, argv] = pinnedCommand(PIN, process.execPath, args(port));
+  const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: env(port) });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Never leave a server behind when the bench itself stops (error, Ctrl-C, timeout's SIGTERM).
   const orphan = () => child.kill('SIGKILL');
@@ -136,13 +143,14 @@ try {
   await Promise.all([gwHead.arrayBuffer(), bareHead.arrayBuffer()]);
   console.log(`response head: bare ${headBytes(bareHead)} bytes, gateway ${headBytes(gwHead)} bytes (${[...gwHead.headers.keys()].join(', ')})`);
   console.log(`wrk -t1, ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} interleaved rounds; /v1/features body ${Buffer.byteLength(body)} bytes`);
+  console.log(PIN ? `pinned: both servers on CPU ${PIN.server}, wrk on CPU ${PIN.load} (--pin off to let the scheduler place them)` : 'not pinned');
 
   const targets = [
     { name: 'healthz', path: '/healthz', headers: [] as string[] },
     { name: 'features', path: '/v1/features', headers: [auth] },
   ];
   // Warm both (JIT, key cache, rate-limit lease).
-  for (const t of targets) for (const base of [bare.url, gateway.url]) await wrk(base + t.path, { connections: CONNECTIONS, seconds: 2, headers: t.headers });
+  for (const t of targets) for (const base of [bare.url, gateway.url]) await wrk(base + t.path, { connections: CONNECTIONS, seconds: 2, headers: t.headers, ...(PIN ? { pin: PIN } : {}) });
 
   const sat: Record<string, { bare: number[]; gateway: number[] }> = { healthz: { bare: [], gateway: [] }, features: { bare: [], gateway: [] } };
   // CPU microseconds per request, from each server's own CPU time over its runs: steadier than
@@ -155,7 +163,7 @@ try {
       for (const who of order) {
         const server = who === 'bare' ? bare : gateway;
         const before = await server.cpuSeconds();
-        const w = await wrk(server.url + t.path, { connections: CONNECTIONS, seconds: DURATION, headers: t.headers });
+        const w = await wrk(server.url + t.path, { connections: CONNECTIONS, seconds: DURATION, headers: t.headers, ...(PIN ? { pin: PIN } : {}) });
         const used = (await server.cpuSeconds()) - before;
         if (w.errors > 0) throw new Error(`${who} ${t.path}: ${w.errors} errors or non-2xx answers`);
         sat[t.name]![who].push(w.rps);
@@ -169,7 +177,7 @@ try {
     const g = sat[t.name]!.gateway;
     const ratios = b.map((x, i) => g[i]! / x);
     console.log(
-      `  ${t.path.padEnd(13)} bare ${median(b).toFixed(0)} [${spread(b)}]  gateway ${median(g).toFixed(0)} [${spread(g)}]  ratio ${(median(g) / median(b)).toFixed(2)} (per round ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
+      `  ${t.path.padEnd(13)} bare ${median(b).toFixed(0)} [${spread(b)}]  gateway ${median(g).toFixed(0)} [${spread(g)}]  ratio ${(median(g) / median(b)).toFixed(2)} (per round: median ${median(ratios).toFixed(2)}, ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
     );
   }
 
@@ -184,7 +192,7 @@ try {
   const half = median(sat.features!.bare) / 2;
   let best = { c: 1, rps: 0 };
   for (const c of [1, 2, 3, 4, 6, 8]) {
-    const w = await wrk(bare.url + '/v1/features', { connections: c, seconds: 2, headers: [auth] });
+    const w = await wrk(bare.url + '/v1/features', { connections: c, seconds: 2, headers: [auth], ...(PIN ? { pin: PIN } : {}) });
     if (best.rps === 0 || Math.abs(w.rps - half) < Math.abs(best.rps - half)) best = { c, rps: w.rps };
   }
   console.log(`\nLatency at about half of saturation: ${best.c} connection(s) (bare app ${best.rps.toFixed(0)} req/s there, half of saturation ${half.toFixed(0)}):`);
@@ -194,7 +202,7 @@ try {
     for (let r = 0; r < LAT_ROUNDS; r++) {
       const order = r % 2 === 0 ? (['bare', 'gateway'] as const) : (['gateway', 'bare'] as const);
       for (const who of order) {
-        const w = await wrk((who === 'bare' ? bare.url : gateway.url) + t.path, { connections: best.c, seconds: DURATION, headers: t.headers });
+        const w = await wrk((who === 'bare' ? bare.url : gateway.url) + t.path, { connections: best.c, seconds: DURATION, headers: t.headers, ...(PIN ? { pin: PIN } : {}) });
         lat[who].p50.push(w.p50);
         lat[who].p99.push(w.p99);
       }

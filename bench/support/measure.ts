@@ -2,6 +2,7 @@
 // median, and a seeded PRNG for arrival traces.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -28,9 +29,9 @@ function ms(text: string): number {
 }
 
 /** One wrk run (one thread: the machine has 2 cores); `script` is a Lua file (method, body, headers). */
-export async function wrk(url: string, o: { connections: number; seconds: number; headers?: string[]; script?: string }): Promise<WrkResult> {
+export async function wrk(url: string, o: { connections: number; seconds: number; headers?: string[]; script?: string; pin?: Pinning }): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...(o.headers ?? []).flatMap((h) => ['-H', h]), ...(o.script ? ['-s', o.script] : []), url];
-  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+  const { stdout } = await (o.pin ? run('taskset', ['-c', o.pin.load, 'wrk', ...args], { maxBuffer: 1 << 20 }) : run('wrk', args, { maxBuffer: 1 << 20 }));
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   const total = /(\d+) requests in/.exec(stdout);
   const p50 = /^\s+50%\s+(\S+)/m.exec(stdout);
@@ -65,4 +66,32 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Where the processes of a throughput comparison run: the servers measured on the last core, the
+ * load generator on the others, the same for every side. On a 2-core machine that keeps wrk and
+ * the server off each other's core (unpinned, the scheduler mixes them differently from run to run
+ * and requests/s scatter by 2x). Null with one core or without `taskset`.
+ */
+export interface Pinning {
+  /** taskset's CPU list for the servers ("1"). */
+  server: string;
+  /** taskset's CPU list for the load generator ("0"). */
+  load: string;
+}
+
+export async function pinning(): Promise<Pinning | null> {
+  const cores = availableParallelism();
+  if (cores < 2) return null;
+  const present = await run('taskset', ['-c', '0', 'true']).then(
+    () => true,
+    () => false,
+  );
+  return present ? { server: String(cores - 1), load: cores === 2 ? '0' : `0-${cores - 2}` } : null;
+}
+
+/** The command and arguments that start `command args` on the pinned server core (unchanged without pinning; taskset execs, so the pid is the server's). */
+export function pinnedCommand(pin: Pinning | null, command: string, args: string[]): [string, string[]] {
+  return pin ? ['taskset', ['-c', pin.server, command, ...args]] : [command, args];
 }
