@@ -22,7 +22,7 @@ import { pingRedis, RedisClient, RedisModule } from '#infra/redis';
 import { TenancyModule } from '#platform/tenancy';
 import { Reconciliation, StripeBillingModule } from '#platform/stripe-billing';
 import { BillingController } from './billing/billing.controller.js';
-import { StripeRawBody, StripeWebhookController } from './billing/stripe-webhook.controller.js';
+import { StripeWebhookController } from './billing/stripe-webhook.controller.js';
 import { ApiKeysController } from './api-keys/api-keys.controller.js';
 import { AuditLogController } from './audit/audit-log.controller.js';
 import { AuthController } from './auth/auth.controller.js';
@@ -69,7 +69,6 @@ import { UsageRetention, UsageService } from '#platform/usage';
     OutboxDispatcher,
     PredictionRecovery,
     Reconciliation,
-    StripeRawBody,
   ],
 })
 export class GatewayModule implements OnModuleInit {

@@ -1,6 +1,7 @@
 import { AppConfig } from '#infra/config';
 import { createHttpApp, listen, listenAdmin, runApp } from '#infra/http';
 import { servedPools } from '#model-service/model-registry';
+import { installStripeRawBody } from './billing/stripe-webhook.controller.js';
 import { mountDashboard } from './dashboard/dashboard-static.js';
 import { bodyLimitOf, installEdgeAuth } from './edge-auth.js';
 import { GatewayModule } from './gateway.module.js';
@@ -16,6 +17,7 @@ await runApp('gateway', async (env) => {
     bodyLimitFor: (method, route) => bodyLimitOf(method, route, env.MANAGEMENT_BODY_LIMIT_BYTES),
   });
   installEdgeAuth(app);
+  installStripeRawBody(app);
   mountOpenApi(app, app.get(AppConfig).publicBaseUrl);
   mountDashboard(app);
   await listen(app, env.GATEWAY_HOST, env.GATEWAY_PORT, 'gateway');

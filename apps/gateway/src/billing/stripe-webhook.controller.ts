@@ -1,44 +1,44 @@
 import { Readable } from 'node:stream';
-import { Controller, Headers, HttpCode, Injectable, Post, Req, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import { StripeWebhooks } from '#platform/stripe-billing';
 import { ApiContract } from '../openapi/contract.js';
 import { STRIPE_WEBHOOK_ROUTE } from '../edge-auth.js';
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer };
 
+const RAW_BODY_HOOK = Symbol('stratum.stripe-raw-body');
+
 /**
  * Keeps the exact bytes of a Stripe webhook's body (the signature covers them, not the parsed
  * JSON): a preParsing hook on that route only reads the payload into `request.rawBody` and
- * hands the JSON parser a copy. The body limit still applies (see bodyLimitOf).
+ * hands the JSON parser a copy. The body limit still applies (see bodyLimitOf). Call before the
+ * app starts listening: the hook is attached as Fastify registers the route (no other route
+ * runs it).
  */
-@Injectable()
-export class StripeRawBody implements OnModuleInit {
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
-
-  onModuleInit(): void {
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    // Callback style, and the method checked first: the hook runs for every request of the app,
-    // and an async one would cost each of them a promise.
-    fastify.addHook('preParsing', (request: RawRequest, _reply, payload, done) => {
-      if (request.method !== 'POST' || request.routeOptions.url !== STRIPE_WEBHOOK_ROUTE) {
-        done(null, payload);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      payload.on('data', (c: Buffer) => chunks.push(c));
-      payload.once('error', (e: Error) => done(e));
-      payload.once('end', () => {
-        const raw = Buffer.concat(chunks);
-        request.rawBody = raw;
-        const copy = Readable.from([raw]) as Readable & { receivedEncodedLength?: number };
-        copy.receivedEncodedLength = raw.length;
-        done(null, copy);
-      });
+export function installStripeRawBody(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const keepRawBody = (request: RawRequest, _reply: FastifyReply, payload: RequestPayload, done: (err: Error | null, value?: RequestPayload) => void): void => {
+    const chunks: Buffer[] = [];
+    payload.on('data', (c: Buffer) => chunks.push(c));
+    payload.once('error', (e: Error) => done(e));
+    payload.once('end', () => {
+      const raw = Buffer.concat(chunks);
+      request.rawBody = raw;
+      const copy = Readable.from([raw]) as Readable & { receivedEncodedLength?: number };
+      copy.receivedEncodedLength = raw.length;
+      done(null, copy);
     });
-  }
+  };
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (route.url !== STRIPE_WEBHOOK_ROUTE || !methods.includes('POST')) return;
+    const existing = route.preParsing === undefined ? [] : Array.isArray(route.preParsing) ? route.preParsing : [route.preParsing];
+    if (existing.some((h) => RAW_BODY_HOOK in h)) return;
+    route.preParsing = [...existing, Object.assign(keepRawBody, { [RAW_BODY_HOOK]: true })] as typeof route.preParsing;
+  });
 }
 
 @ApiTags('billing')

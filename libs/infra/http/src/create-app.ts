@@ -5,7 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError, readProcessEnv, type Env } from '#infra/config';
 import { ProblemError } from '#infra/errors';
-import { MetricsRegistry } from '#infra/metrics';
+import { MetricsRegistry, type HistogramSeries } from '#infra/metrics';
 import { findNulInRequest, nulRefusal } from './nul-guard.js';
 import { ProblemFilter } from './problem.filter.js';
 import { requestIdFor } from './request-id.js';
@@ -100,12 +100,12 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     // child per method and status (no label object hashed per request); requests that matched no
     // route are observed by the one global hook, which skips the others at once.
     const observerFor = (route: string) => {
-      const children = new Map<string, ReturnType<typeof histogram.labels>>();
+      const children = new Map<string, HistogramSeries>();
       return Object.assign(
         (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
           const k = `${request.method} ${reply.statusCode}`;
           let child = children.get(k);
-          if (child === undefined) children.set(k, (child = histogram.labels({ method: request.method, route, status: String(reply.statusCode) })));
+          if (child === undefined) children.set(k, (child = histogram.series({ method: request.method, route, status: String(reply.statusCode) })));
           child.observe(reply.elapsedTime / 1000);
           done();
         },
