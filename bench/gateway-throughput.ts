@@ -13,6 +13,9 @@
 //
 // Pinned by default (taskset, 2+ cores): both servers run on the last core and wrk on the others,
 // so the load generator never shares the measured server's core (unpinned runs scatter by 2x here).
+// Pinned, it also runs a paired comparison: both servers loaded at the same time on their shared
+// core (each gets half of it), so the noise of a shared machine hits both alike; its per-round
+// gateway/bare ratio is the steadiest figure the bench prints.
 //
 //   npm run bench:gateway [-- --rounds 5 --duration 5 --connections 32 --profile DIR --system-jobs on|off --pin on|off]
 //   (or NODE_ENV=development node dist/bench/gateway-throughput.js ...; the gateway itself runs with NODE_ENV=production)
@@ -186,6 +189,22 @@ try {
     const b = median(cpu[t.name]!.bare);
     const g = median(cpu[t.name]!.gateway);
     console.log(`  ${t.path.padEnd(13)} bare ${b.toFixed(1)} µs  gateway ${g.toFixed(1)} µs  ratio ${(b / g).toFixed(2)}`);
+  }
+
+  // Paired: both servers on the one pinned core, loaded at the same time by two wrk processes. Both
+  // always have work, so the scheduler gives each half of the core, and whatever slows the machine
+  // in a round slows both alike: gateway/bare per round is the throughput ratio at equal CPU.
+  if (PIN) {
+    console.log(`\nPaired on CPU ${PIN.server} (both loaded at once, each gets half the core; per round gateway/bare; median of rounds [min–max]):`);
+    for (const t of targets) {
+      const ratios: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const [b, g] = await Promise.all([bare, gateway].map((server) => wrk(server.url + t.path, { connections: CONNECTIONS, seconds: DURATION, headers: t.headers, pin: PIN })));
+        if (b!.errors > 0 || g!.errors > 0) throw new Error(`paired ${t.path}: errors or non-2xx answers`);
+        ratios.push(g!.rps / b!.rps);
+      }
+      console.log(`  ${t.path.padEnd(13)} ratio ${median(ratios).toFixed(2)} [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]`);
+    }
   }
 
   // Half of saturation: the connection count whose bare throughput is closest to half the saturated rate.
