@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyVerifier, bearerToken, type AuthenticatedKey } from '#platform/api-keys';
 import { ProblemError } from '#infra/errors';
-import { routeTableOf } from '#infra/http';
+import { appendRouteHook, routeTableOf } from '#infra/http';
 import { RateLimiter } from '#platform/rate-limits';
 import { SessionStore, sessionRequired } from '#platform/identity';
 
@@ -62,7 +62,7 @@ export function refuseNonOctetStream(contentType: string | undefined): void {
 
 type EdgeRequest = FastifyRequest & { apiKey?: AuthenticatedKey };
 type HookDone = (err?: Error) => void;
-type EdgeHook = ((request: EdgeRequest, reply: FastifyReply, done: HookDone) => void) & { [EDGE_HOOK]?: true };
+type EdgeHook = (request: EdgeRequest, reply: FastifyReply, done: HookDone) => void;
 
 /** A hook installEdgeAuth added to a route (a route is given at most one). */
 const EDGE_HOOK = Symbol('stratum.edge-auth');
@@ -115,7 +115,7 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
       );
   };
   const hookFor = (rule: Exclude<EdgeAuth, 'none'>, upload: boolean): EdgeHook => {
-    const hook: EdgeHook = (request, reply, done) => {
+    return (request, reply, done) => {
       try {
         if (rule === 'api_key' || (rule === 'key_or_session' && request.headers.authorization !== undefined)) return keyed(request, reply, done, upload);
         if (!sessions.hasCookie(request)) throw sessionRequired();
@@ -125,7 +125,6 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
         done(e as Error);
       }
     };
-    return Object.assign(hook, { [EDGE_HOOK]: true });
   };
   fastify.addHook('onRoute', (route) => {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
@@ -136,18 +135,16 @@ export function installEdgeAuth(app: NestFastifyApplication): void {
       if (rule !== 'none') byMethod.set(m, hookFor(rule, upload));
     }
     if (byMethod.size === 0) return;
-    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-    if (existing.some((h) => EDGE_HOOK in h)) return;
     // Nest registers each method on its own: one hook; a registration for several methods picks by method.
     const only = byMethod.size === 1 && methods.length === 1 ? [...byMethod.values()][0]! : undefined;
     const hook: EdgeHook =
       only ??
-      Object.assign((request: EdgeRequest, reply: FastifyReply, done: HookDone) => {
+      ((request, reply, done) => {
         const h = byMethod.get(request.method);
         if (h) h(request, reply, done);
         else done();
-      }, { [EDGE_HOOK]: true as const });
-    route.onRequest = [...existing, hook] as typeof route.onRequest;
+      });
+    appendRouteHook(route, 'onRequest', EDGE_HOOK, hook);
   });
   // No route matched: a known path with another method is 405 with Allow; a body for no route is refused before it is read.
   fastify.addHook('onRequest', (request, _reply, done) => {

@@ -3,6 +3,7 @@ import { Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
+import { appendRouteHook } from '#infra/http';
 import { StripeWebhooks } from '#platform/stripe-billing';
 import { ApiContract } from '../openapi/contract.js';
 import { STRIPE_WEBHOOK_ROUTE } from '../edge-auth.js';
@@ -34,10 +35,7 @@ export function installStripeRawBody(app: NestFastifyApplication): void {
   };
   fastify.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (route.url !== STRIPE_WEBHOOK_ROUTE || !methods.includes('POST')) return;
-    const existing = route.preParsing === undefined ? [] : Array.isArray(route.preParsing) ? route.preParsing : [route.preParsing];
-    if (existing.some((h) => RAW_BODY_HOOK in h)) return;
-    route.preParsing = [...existing, Object.assign(keepRawBody, { [RAW_BODY_HOOK]: true })] as typeof route.preParsing;
+    if (route.url === STRIPE_WEBHOOK_ROUTE && methods.includes('POST')) appendRouteHook(route, 'preParsing', RAW_BODY_HOOK, keepRawBody);
   });
 }
 

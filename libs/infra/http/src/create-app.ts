@@ -9,6 +9,7 @@ import { MetricsRegistry, type HistogramSeries } from '#infra/metrics';
 import { findNulInRequest, nulRefusal } from './nul-guard.js';
 import { ProblemFilter } from './problem.filter.js';
 import { requestIdFor } from './request-id.js';
+import { appendRouteHook } from './route-hooks.js';
 import { routeTableOf } from './route-table.js';
 
 export interface HttpAppOptions {
@@ -101,22 +102,15 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     // route are observed by the one global hook, which skips the others at once.
     const observerFor = (route: string) => {
       const children = new Map<string, HistogramSeries>();
-      return Object.assign(
-        (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-          const k = `${request.method} ${reply.statusCode}`;
-          let child = children.get(k);
-          if (child === undefined) children.set(k, (child = histogram.series({ method: request.method, route, status: String(reply.statusCode) })));
-          child.observe(reply.elapsedTime / 1000);
-          done();
-        },
-        { [METRICS_HOOK]: true },
-      );
+      return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+        const k = `${request.method} ${reply.statusCode}`;
+        let child = children.get(k);
+        if (child === undefined) children.set(k, (child = histogram.series({ method: request.method, route, status: String(reply.statusCode) })));
+        child.observe(reply.elapsedTime / 1000);
+        done();
+      };
     };
-    fastify.addHook('onRoute', (route) => {
-      const existing = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
-      if (existing.some((h) => METRICS_HOOK in h)) return;
-      route.onResponse = [...existing, observerFor(route.url)] as typeof route.onResponse;
-    });
+    fastify.addHook('onRoute', (route) => appendRouteHook(route, 'onResponse', METRICS_HOOK, observerFor(route.url)));
     fastify.addHook('onResponse', (request, reply, done) => {
       if (request.is404) histogram.observe({ method: request.method, route: 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
       done();

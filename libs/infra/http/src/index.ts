@@ -6,3 +6,4 @@ export { HealthModule, Readiness, type ReadinessCheck } from './health.js';
 export { listenAdmin, type AdminListener } from './admin.js';
 export { findNul, findNulInRequest, nulRefusal, type NulFinding } from './nul-guard.js';
 export { RouteTable, routeTableOf, type ServedRoute } from './route-table.js';
+export { appendRouteHook, type RouteHookName } from './route-hooks.js';
