@@ -187,6 +187,13 @@ d('a tenant in the browser', () => {
   it('shows a prediction made with the key on the overview and as the key’s last use', async () => {
     const r = await predict(liveSecret);
     expect({ status: r.status, state: r.json.status }).toEqual({ status: 201, state: 'succeeded' });
+    // The quota counter settles from the lifecycle's prediction.succeeded event, just after the
+    // answer: wait for it through the same API (and session) the overview reads.
+    const quotaUsed = async (): Promise<number> => {
+      const res = await page.request.get(`${gateway.url}/v1/orgs/${slug}/stats?mode=live&window_hours=24`);
+      return res.ok() ? ((await res.json()) as { quota: { used_units: number } }).quota.used_units : -1;
+    };
+    expect(await eventually(async () => (await quotaUsed()) === 1)).toBe(true);
     await open(page, 'overview');
     await expect(page.getByTestId('predictions-total').textContent()).resolves.toBe('1');
     await expect(page.getByTestId('card-error-rate').textContent()).resolves.toContain('0%');
@@ -204,9 +211,16 @@ d('a tenant in the browser', () => {
   it('shows the call on the overview chart and in the usage table with the right cost', async () => {
     const cookies = await owner.cookies(gateway.url);
     const cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
-    const usage = await fetch(`${gateway.url}/v1/orgs/${slug}/usage?from=${new Date(Date.now() - 86_400_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}&granularity=day&group_by=feature&time_zone=Europe/Berlin`, { headers: { cookie } });
-    expect(usage.status).toBe(200);
-    const u = (await usage.json()) as { currency: string; totals: { calls: number; amount: number } };
+    type Usage = { currency: string; totals: { calls: number; amount: number } };
+    const readUsage = async (): Promise<{ status: number; body: Usage }> => {
+      const usage = await fetch(`${gateway.url}/v1/orgs/${slug}/usage?from=${new Date(Date.now() - 86_400_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}&granularity=day&group_by=feature&time_zone=Europe/Berlin`, { headers: { cookie } });
+      return { status: usage.status, body: (await usage.json()) as Usage };
+    };
+    // The rollups are kept by a lifecycle consumer: the call is there once it has run.
+    let read = await readUsage();
+    expect(read.status).toBe(200);
+    expect(await eventually(async () => (read = await readUsage()).body.totals.calls >= 1)).toBe(true);
+    const u = read.body;
     expect(u.totals.calls).toBe(1);
     await open(page, 'overview');
     await page.getByTestId('usage-chart').locator('.recharts-bar-rectangle').first().waitFor();
