@@ -2,7 +2,9 @@
 // acknowledged, to the unit, and — given the gateway's `billing/upcoming` — the invoice the
 // tenant sees equals what Stripe would charge for the acknowledged units, to the minor unit.
 import { expect } from '@jest/globals';
-import type { PrismaClient } from '#infra/db';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, type PrismaClient } from '#infra/db';
 import { lineAmount } from '#platform/pricing';
 import type { FakeStripe } from './fake-stripe.js';
 import { consumerCaughtUp } from './lifecycle.js';
@@ -49,10 +51,14 @@ export async function expectBilledExactly(prisma: PrismaClient, stripe: FakeStri
   }
   expect(t.pending).toBe(0);
   expect(t.stripeUnits).toBe(t.ledgerUnits);
+  const report: Record<string, unknown> = { scenario: expect.getState().currentTestName, ledger_units: t.ledgerUnits, stripe_units: t.stripeUnits };
   // Each acknowledged batch reached Stripe once, with exactly its rows' units.
   const batches = await prisma.stripeMeterOutbox.groupBy({ by: ['batchId'], where: { orgId }, _sum: { units: true } });
   for (const b of batches) expect(stripe.meterEvents.get(b.batchId!)?.value).toBe(b._sum.units);
-  if (!invoiceCheck) return t;
+  if (!invoiceCheck) {
+    recordTotals(report);
+    return t;
+  }
   // The usage consumer and the rollups commit together, so the invoice is already complete here.
   const inv = await invoiceCheck.upcoming();
   const units = inv.lines.reduce((sum, l) => sum + l.units, 0);
@@ -60,5 +66,13 @@ export async function expectBilledExactly(prisma: PrismaClient, stripe: FakeStri
   expect(units).toBe(t.stripeUnits);
   expect(inv.total).toBe(inv.lines.reduce((sum, l) => sum + l.amount, 0));
   expect(inv.total).toBe(stripeAmount);
+  recordTotals({ ...report, upcoming_units: units, upcoming_total_minor: inv.total, stripe_amount_minor: stripeAmount });
   return { ...t, invoice: { units, total: inv.total, stripeAmount } };
+}
+
+/** One JSON line per checked scenario in test-artifacts/billing/totals.jsonl: the exactness check's figures, to quote. */
+function recordTotals(line: Record<string, unknown>): void {
+  const dir = join(repoRoot(), 'test-artifacts', 'billing');
+  mkdirSync(dir, { recursive: true });
+  appendFileSync(join(dir, 'totals.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), ...line })}\n`);
 }
