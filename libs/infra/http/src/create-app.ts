@@ -7,6 +7,7 @@ import { ConfigError, readProcessEnv, type Env } from '#infra/config';
 import { ProblemError } from '#infra/errors';
 import { MetricsRegistry, type HistogramSeries } from '#infra/metrics';
 import { findNulInRequest, nulRefusal } from './nul-guard.js';
+import { drainRefusedBodies } from './refused-body.js';
 import { ProblemFilter } from './problem.filter.js';
 import { requestIdFor } from './request-id.js';
 import { appendRouteHook } from './route-hooks.js';
@@ -36,7 +37,8 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 
 /**
  * A Nest application on Fastify with Stratum's HTTP conventions: request ids in and out,
- * JSON bodies only (415 otherwise), a body limit (413, per route with `bodyLimitFor`), no NUL
+ * JSON bodies only (415 otherwise), a body limit (413, per route with `bodyLimitFor`; a body
+ * refused by its declared length is drained, see `keepConnectionAfterRefusal`), no NUL
  * characters in path, query or JSON body (422 validation_failed), problem+json for every error,
  * and the request-duration histogram.
  */
@@ -83,6 +85,9 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
       if (limit !== undefined && route.bodyLimit === undefined) route.bodyLimit = limit;
     });
   }
+  // A 413 from the declared length keeps the connection (the body is read and dropped), so a
+  // client still sending gets the problem rather than a reset.
+  drainRefusedBodies(fastify);
   // Postgres refuses U+0000 in text: one rule for every route, 422 before any handler sees it.
   fastify.addHook('preValidation', (request, _reply, done) => {
     const found = findNulInRequest(request);
