@@ -72,14 +72,15 @@ function nestedBomb(bytes: number): Buffer {
  * Declares a body of `total` bytes, sends only `firstChunk` and waits for the answer: a
  * server that answers has not parsed the body (it never got all of it).
  */
-function answerBeforeUpload(app: RunningApp, path: string, headers: Record<string, string>, total: number, firstChunk: Buffer): Promise<{ status: number; json: any; sent: number }> {
+function answerBeforeUpload(app: RunningApp, path: string, headers: Record<string, string>, total: number | 'chunked', firstChunk: Buffer): Promise<{ status: number; json: any; sent: number; connection: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${app.url}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': String(total) } }, (res) => {
+    const length: Record<string, string> = total === 'chunked' ? {} : { 'content-length': String(total) };
+    const req = httpRequest(`${app.url}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', ...length } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         req.destroy();
-        resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')), sent: firstChunk.length });
+        resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')), sent: firstChunk.length, connection: res.headers.connection });
       });
       res.on('error', reject);
     });
@@ -196,6 +197,21 @@ describe('item 4: nobody is parsed for before being authenticated', () => {
       answerBeforeUpload(gateway, '/v1/orgs', {}, bomb.length, chunk),
     ]);
     expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 401, 401]);
+  });
+
+  it('item 4: after such a refusal the connection closes when the body is over 64 MiB or of unknown length (nothing reads it for nobody)', async () => {
+    const chunk = bomb.subarray(0, MiB);
+    const [huge, chunked, small] = await Promise.all([
+      answerBeforeUpload(gateway, '/v1/predictions', {}, 64 * MiB + 1, chunk),
+      answerBeforeUpload(gateway, '/v1/predictions', {}, 'chunked', chunk),
+      answerBeforeUpload(gateway, '/v1/predictions', {}, bomb.length, chunk),
+    ]);
+    expect([huge, chunked, small].map((a) => [a.status, a.connection ?? 'keep-alive'])).toEqual([
+      [401, 'close'],
+      [401, 'close'],
+      // 11 MiB: drained on a kept connection, so a client writing it all still reads the 401.
+      [401, 'keep-alive'],
+    ]);
   });
 
   it('item 4: a body sent to no route is refused (404) before it is read', async () => {

@@ -38,7 +38,7 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 /**
  * A Nest application on Fastify with Stratum's HTTP conventions: request ids in and out,
  * JSON bodies only (415 otherwise), a body limit (413, per route with `bodyLimitFor`; a body
- * refused by its declared length is drained, see `keepConnectionAfterRefusal`), no NUL
+ * refused before it was read is drained or the connection closed, see `connectionAfterRefusal`), no NUL
  * characters in path, query or JSON body (422 validation_failed), problem+json for every error,
  * and the request-duration histogram.
  */
@@ -85,8 +85,9 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
       if (limit !== undefined && route.bodyLimit === undefined) route.bodyLimit = limit;
     });
   }
-  // A 413 from the declared length keeps the connection (the body is read and dropped), so a
-  // client still sending gets the problem rather than a reset.
+  // An error answered before the body was read: a body declared within 64 MiB is read and
+  // dropped on a kept connection (a client still sending gets the problem, not a reset); a
+  // larger or chunked one closes the connection.
   drainRefusedBodies(fastify);
   // Postgres refuses U+0000 in text: one rule for every route, 422 before any handler sees it.
   fastify.addHook('preValidation', (request, _reply, done) => {
