@@ -37,8 +37,7 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 
 /**
  * A Nest application on Fastify with Stratum's HTTP conventions: request ids in and out,
- * JSON bodies only (415 otherwise), a body limit (413, per route with `bodyLimitFor`; a body
- * refused before it was read is drained or the connection closed, see `connectionAfterRefusal`), no NUL
+ * JSON bodies only (415 otherwise), a body limit (413, per route with `bodyLimitFor`), no NUL
  * characters in path, query or JSON body (422 validation_failed), problem+json for every error,
  * and the request-duration histogram.
  */
@@ -85,9 +84,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
       if (limit !== undefined && route.bodyLimit === undefined) route.bodyLimit = limit;
     });
   }
-  // An error answered before the body was read: a body declared within 64 MiB is read and
-  // dropped on a kept connection (a client still sending gets the problem, not a reset); a
-  // larger or chunked one closes the connection.
+  // Errors answered before the body was read: drain a small body or close (refused-body.ts).
   drainRefusedBodies(fastify);
   // Postgres refuses U+0000 in text: one rule for every route, 422 before any handler sees it.
   fastify.addHook('preValidation', (request, _reply, done) => {

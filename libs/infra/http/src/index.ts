@@ -7,4 +7,3 @@ export { listenAdmin, type AdminListener } from './admin.js';
 export { findNul, findNulInRequest, nulRefusal, type NulFinding } from './nul-guard.js';
 export { RouteTable, routeTableOf, type ServedRoute } from './route-table.js';
 export { appendRouteHook, type RouteHookName } from './route-hooks.js';
-export { DRAIN_REFUSED_BODY_MAX_BYTES, connectionAfterRefusal, drainRefusedBodies, type Refusal } from './refused-body.js';
